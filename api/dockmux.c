@@ -1,0 +1,339 @@
+/* api/dockmux.c: the public facade. Validates every argument, then turns each
+ * call into a message to the ring that owns the key (hash % rings) and waits
+ * for its answer. Holds no container state itself: that lives in the rings.
+ */
+#include "dockmux.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mimalloc.h>
+
+#include "keypath.h"
+#include "ring.h"
+
+#define DMX_PUBLIC __attribute__((visibility("default")))
+
+struct dmx {
+	struct engine *engine;
+	unsigned nrings;
+	char dir[KEYPATH_DIR_MAX];
+};
+
+DMX_PUBLIC void dmx_config_init(struct dmx_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->socket_uid = (uid_t)-1;
+	cfg->socket_gid = (gid_t)-1;
+}
+
+/* RFC 9110 §5.6.2 tchar: what a header name may hold. */
+static bool dmx_is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+			return false;
+	}
+	return true;
+}
+
+/* RFC 9110 §5.5 field-value bytes: no CR, LF, NUL or other controls, so a
+ * token can never end the header line it is placed in. */
+static bool dmx_is_field_value(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* mkdir -p, new directories 0700. */
+static int dmx_mkdirs(const char *dir)
+{
+	char buf[KEYPATH_DIR_MAX];
+	struct stat st;
+	size_t len = strlen(dir);
+
+	memcpy(buf, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = dir[i];
+	}
+	if (stat(dir, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int dmx_engine_cfg(const struct dmx_config *cfg, struct engine_cfg *ec)
+{
+	const char *upstream = cfg->upstream ? cfg->upstream : "/var/run/docker.sock";
+	const char *dir = cfg->socket_dir ? cfg->socket_dir : KEYPATH_DEFAULT_DIR;
+	const char *header = cfg->token_header ? cfg->token_header : "Authorization";
+	const char *prefix = cfg->token_prefix;
+	size_t len;
+
+	memset(ec, 0, sizeof(*ec));
+	len = strlen(upstream);
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(ec->upstream.sun_path))
+		return -ENAMETOOLONG;
+	ec->upstream.sun_family = AF_UNIX;
+	memcpy(ec->upstream.sun_path, upstream, len + 1);
+	ec->upstream_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+
+	len = strlen(dir);
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(ec->dir))
+		return -ENAMETOOLONG;
+	memcpy(ec->dir, dir, len + 1);
+
+	if (!dmx_is_token(header) || strlen(header) >= sizeof(ec->token_header))
+		return -EINVAL;
+	strcpy(ec->token_header, header);
+	ec->token_header_len = strlen(header);
+	if (!prefix)
+		prefix = strcasecmp(header, "Authorization") == 0 ? "Bearer " : "";
+	if (strlen(prefix) >= sizeof(ec->token_prefix) ||
+	    !dmx_is_field_value(prefix, strlen(prefix)))
+		return -EINVAL;
+	strcpy(ec->token_prefix, prefix);
+
+	if (cfg->socket_mode & ~0777u)
+		return -EINVAL;
+	ec->socket_mode = cfg->socket_mode ? cfg->socket_mode : 0660;
+	ec->socket_uid = cfg->socket_uid;
+	ec->socket_gid = cfg->socket_gid;
+	http_limits_default(&ec->limits);
+	ec->log = cfg->log;
+	ec->log_userdata = cfg->log_userdata;
+	return 0;
+}
+
+DMX_PUBLIC int dmx_open(const struct dmx_config *cfg, dmx **out)
+{
+	struct dmx_config defaults;
+	struct engine_cfg ec;
+	unsigned nrings;
+	long ncpu;
+	dmx *d;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	if (!cfg) {
+		dmx_config_init(&defaults);
+		cfg = &defaults;
+	}
+	ret = dmx_engine_cfg(cfg, &ec);
+	if (ret < 0)
+		return ret;
+	nrings = cfg->rings;
+	if (nrings == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		nrings = ncpu > 0 ? (unsigned)ncpu : 1;
+	}
+	if (nrings > 256)
+		return -EINVAL;
+	ret = dmx_mkdirs(ec.dir);
+	if (ret < 0)
+		return ret;
+	d = mi_zalloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	memcpy(d->dir, ec.dir, sizeof(d->dir));
+	d->nrings = nrings;
+	ret = engine_new(&ec, nrings, &d->engine);
+	if (ret < 0) {
+		mi_free(d);
+		return ret;
+	}
+	*out = d;
+	return 0;
+}
+
+DMX_PUBLIC void dmx_close(dmx *d)
+{
+	if (!d)
+		return;
+	engine_free(d->engine);
+	mi_free(d);
+}
+
+DMX_PUBLIC int dmx_path_in(const char *socket_dir, const char *key, char *buf, size_t cap)
+{
+	char tmp[DMX_PATH_MAX];
+	int ret;
+
+	if (!buf)
+		return -EINVAL;
+	ret = keypath_format(socket_dir ? socket_dir : KEYPATH_DEFAULT_DIR, key, tmp, sizeof(tmp));
+	if (ret < 0)
+		return ret;
+	if (strlen(tmp) + 1 > cap)
+		return -ENOSPC;
+	memcpy(buf, tmp, strlen(tmp) + 1);
+	return 0;
+}
+
+DMX_PUBLIC int dmx_path(const dmx *d, const char *key, char *buf, size_t cap)
+{
+	if (!d)
+		return -EINVAL;
+	return dmx_path_in(d->dir, key, buf, cap);
+}
+
+/* Fill the key fields of cmd; returns the owning ring. */
+static int dmx_cmd_key(const dmx *d, struct ring_cmd *cmd, const char *key)
+{
+	int len = keypath_check(key);
+
+	if (len < 0)
+		return len;
+	cmd->key = key;
+	cmd->keylen = (size_t)len;
+	cmd->hash = keypath_hash(key, cmd->keylen);
+	return (int)(cmd->hash % d->nrings);
+}
+
+DMX_PUBLIC int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap)
+{
+	struct ring_cmd cmd = { .op = RING_CMD_SPAWN };
+	size_t tlen;
+	int idx, ret;
+
+	if (!d || !token || !path_out)
+		return -EINVAL;
+	idx = dmx_cmd_key(d, &cmd, key);
+	if (idx < 0)
+		return idx;
+	tlen = strnlen(token, DMX_TOKEN_MAX + 1);
+	if (tlen == 0 || tlen > DMX_TOKEN_MAX || !dmx_is_field_value(token, tlen))
+		return -EINVAL;
+	/* Check the caller's buffer before creating anything. */
+	ret = dmx_path(d, key, cmd.path, sizeof(cmd.path));
+	if (ret < 0)
+		return ret;
+	if (strlen(cmd.path) + 1 > cap)
+		return -ENOSPC;
+	cmd.token = token;
+	cmd.tokenlen = tlen;
+	ret = engine_call(d->engine, (unsigned)idx, &cmd);
+	if (ret < 0)
+		return ret;
+	memcpy(path_out, cmd.path, strlen(cmd.path) + 1);
+	return 0;
+}
+
+DMX_PUBLIC int dmx_teardown(dmx *d, const char *key)
+{
+	struct ring_cmd cmd = { .op = RING_CMD_TEARDOWN };
+	int idx;
+
+	if (!d)
+		return -EINVAL;
+	idx = dmx_cmd_key(d, &cmd, key);
+	if (idx < 0)
+		return idx;
+	return engine_call(d->engine, (unsigned)idx, &cmd);
+}
+
+DMX_PUBLIC int dmx_stats(dmx *d, const char *key, struct dmx_stats *out)
+{
+	struct dmx_stats total = { 0 };
+	int idx, ret;
+
+	if (!d || !out)
+		return -EINVAL;
+	if (key) {
+		struct ring_cmd cmd = { .op = RING_CMD_STATS };
+
+		idx = dmx_cmd_key(d, &cmd, key);
+		if (idx < 0)
+			return idx;
+		ret = engine_call(d->engine, (unsigned)idx, &cmd);
+		if (ret < 0)
+			return ret;
+		*out = cmd.stats;
+		return 0;
+	}
+	for (unsigned i = 0; i < d->nrings; i++) {
+		struct ring_cmd cmd = { .op = RING_CMD_STATS };
+
+		ret = engine_call(d->engine, i, &cmd);
+		if (ret < 0)
+			return ret;
+		total.containers += cmd.stats.containers;
+		total.conns_accepted += cmd.stats.conns_accepted;
+		total.conns_active += cmd.stats.conns_active;
+		total.requests += cmd.stats.requests;
+		total.bytes_up += cmd.stats.bytes_up;
+		total.bytes_down += cmd.stats.bytes_down;
+		total.errors += cmd.stats.errors;
+	}
+	*out = total;
+	return 0;
+}
+
+DMX_PUBLIC int dmx_list(dmx *d, struct dmx_entry *entries, size_t cap)
+{
+	size_t count = 0;
+	int ret;
+
+	if (!d || (!entries && cap))
+		return -EINVAL;
+	for (unsigned i = 0; i < d->nrings; i++) {
+		struct ring_cmd cmd = { .op = RING_CMD_LIST, .entries = entries,
+					.cap = cap, .count = count };
+
+		ret = engine_call(d->engine, i, &cmd);
+		if (ret < 0)
+			return ret;
+		count = cmd.count;
+	}
+	return count > (size_t)0x7fffffff ? 0x7fffffff : (int)count;
+}
+
+DMX_PUBLIC const char *dmx_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument (key must be 1..255 bytes, token 1..4096 bytes without control characters)";
+	case -EEXIST:
+		return "another key already owns this socket path (hash collision), or a non-socket file is in the way";
+	case -ENAMETOOLONG:
+		return "socket path longer than sun_path allows";
+	case -ENOSPC:
+		return "output buffer too small";
+	case -ENOENT:
+		return "no such container";
+	case -ENOMEM:
+		return "out of memory";
+	case -EMFILE:
+	case -ENFILE:
+		return "too many open files";
+	case -EACCES:
+	case -EPERM:
+		return "permission denied";
+	default:
+		return err < 0 ? strerror(-err) : "unknown error";
+	}
+}

@@ -1,0 +1,109 @@
+/* dockmux.h: the public C API of libdockmux, the only header a user includes.
+ *
+ * dockmux gives each container its own Docker Engine API Unix socket and
+ * forwards every request on it to one upstream daemon with the container's
+ * token injected. Every function returns 0 (or a count) on success and a
+ * negative errno on failure, liburing's convention; nothing sets errno.
+ * All functions are thread-safe unless stated otherwise.
+ */
+#ifndef DOCKMUX_H
+#define DOCKMUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DMX_VERSION_MAJOR 0
+#define DMX_VERSION_MINOR 1
+
+/* Longest container key, in bytes (keys are 1..DMX_KEY_MAX bytes, any bytes but NUL). */
+#define DMX_KEY_MAX 255
+/* Longest token, in bytes. */
+#define DMX_TOKEN_MAX 4096
+/* Buffer size that always fits a socket path (sizeof(sun_path)). */
+#define DMX_PATH_MAX 108
+
+typedef struct dmx dmx;
+
+/* Logging callback: the library never writes to stderr itself. level uses
+ * syslog numbers (3 error, 4 warning, 6 info, 7 debug). Messages never
+ * contain a token. Called from any dockmux thread. */
+typedef void (*dmx_log_fn)(void *userdata, int level, const char *msg);
+
+struct dmx_config {
+	const char *upstream;      /* upstream Docker API socket; NULL: /var/run/docker.sock */
+	const char *socket_dir;    /* where container sockets live; NULL: /run/dockmux (created 0700) */
+	unsigned    rings;         /* rings (threads, one per CPU); 0: online CPUs */
+	const char *token_header;  /* header carrying the token; NULL: "Authorization" */
+	const char *token_prefix;  /* value before the token; NULL: "Bearer " if token_header is
+	                            * NULL or "Authorization", else "" (raw: "X-Container-Token: <token>") */
+	unsigned    socket_mode;   /* mode of container sockets; 0: 0660 */
+	uid_t       socket_uid;    /* owner of container sockets; (uid_t)-1: unchanged */
+	gid_t       socket_gid;    /* group of container sockets; (gid_t)-1: unchanged */
+	dmx_log_fn  log;           /* optional */
+	void       *log_userdata;
+};
+
+/* Fill cfg with defaults (all fields as documented above, uid/gid -1). */
+void dmx_config_init(struct dmx_config *cfg);
+
+/* Start the rings. cfg may be NULL for all defaults. On success *out is set. */
+int dmx_open(const struct dmx_config *cfg, dmx **out);
+
+/* Tear down every container (sockets unlinked), stop the rings, free all. NULL is fine. */
+void dmx_close(dmx *d);
+
+/* Pure: the socket path of key: <socket dir>/<16 hex of XXH3_64bits(key)>.sock.
+ * -EINVAL for an empty key or one over DMX_KEY_MAX bytes, -ENAMETOOLONG when the
+ * path would not fit sun_path, -ENOSPC when cap is too small. */
+int dmx_path(const dmx *d, const char *key, char *buf, size_t cap);
+
+/* Same as dmx_path for a given socket directory (NULL: /run/dockmux), without
+ * a handle: what `dockmux path` uses. */
+int dmx_path_in(const char *socket_dir, const char *key, char *buf, size_t cap);
+
+/* Create (or find) the container's socket, listening before this returns.
+ * Idempotent per key; a different token rotates the token for new requests.
+ * -EEXIST when another key with the same hash already owns the path. */
+int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap);
+
+/* Close the listener and every connection of key, unlink its socket, wipe its
+ * token. Unknown key: 0. */
+int dmx_teardown(dmx *d, const char *key);
+
+struct dmx_stats {
+	uint64_t containers;          /* 1 for one container; live containers for the total */
+	uint64_t conns_accepted;
+	uint64_t conns_active;
+	uint64_t requests;            /* request heads forwarded upstream */
+	uint64_t bytes_up;            /* container -> daemon */
+	uint64_t bytes_down;          /* daemon -> container */
+	uint64_t errors;              /* 4xx/5xx answered by dockmux itself, I/O errors */
+};
+
+/* Counters of one container (key != NULL; -ENOENT if unknown), or the
+ * host-wide total over live containers plus those torn down (key == NULL). */
+int dmx_stats(dmx *d, const char *key, struct dmx_stats *out);
+
+/* One container as seen by dmx_list. */
+struct dmx_entry {
+	char key[DMX_KEY_MAX + 1];
+	char path[DMX_PATH_MAX];
+	struct dmx_stats stats;
+};
+
+/* Snapshot of the live containers: fills up to cap entries and returns the
+ * number of live containers (which may exceed cap), or a negative errno. */
+int dmx_list(dmx *d, struct dmx_entry *entries, size_t cap);
+
+/* A static, human-readable description of a negative errno returned by dmx_*. */
+const char *dmx_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* ring/conn.h: one proxied connection, container <-> upstream daemon.
+ * The request direction parses each head, swaps in the container's token and
+ * frames bodies; the response direction is byte-transparent splice. After an
+ * upgrade request the request direction becomes a raw splice tunnel too, with
+ * half-close forwarded both ways. A conn lives on its container's ring only.
+ */
+#ifndef DMX_RING_CONN_H
+#define DMX_RING_CONN_H
+
+#include "ring.h"
+
+#define CONN_IN_CAP HTTP_DEFAULT_MAX_HEAD
+#define CONN_OUT_CAP (HTTP_DEFAULT_MAX_HEAD + DMX_TOKEN_MAX + 512)
+#define CONN_ERR_CAP 512
+/* Bodies with at least this many bytes still to come go by splice. */
+#define CONN_SPLICE_MIN (16 * 1024)
+
+enum conn_req {
+	REQ_HEAD,        /* reading a request head */
+	REQ_BODY,        /* body_left bytes of Content-Length body */
+	REQ_CHUNKED,     /* chunked body, framed by http_chunked */
+	REQ_TUNNEL,      /* after an upgrade: raw bytes */
+	REQ_EOF,         /* client sent EOF; upstream write side shut */
+};
+
+struct conn {
+	struct ring *ring;
+	struct container *ctr;        /* NULL once closed */
+	struct conn *prev, *next;     /* the container's list */
+	struct conn *reap_next;
+	int cfd, ufd;
+	unsigned inflight;            /* SQEs in flight; freed only at 0 */
+	bool closing;
+	bool connected;
+	bool upgrade_after;           /* the current request upgrades the connection */
+	bool up_busy, down_busy;      /* one op chain per direction at a time */
+	bool down_eof;
+	bool failing;                 /* sending dockmux's own error, then close */
+
+	enum conn_req req;
+	uint64_t body_left;
+	struct http_chunked chunked;
+	struct pipe_pair *up_pipe, *down_pipe;
+	uint32_t up_pipe_len, down_pipe_len;
+	uint32_t in_start, in_end, out_start, out_end;
+	uint32_t err_start, err_len;
+	char *in, *out;
+	char err[CONN_ERR_CAP];
+};
+
+/* Take over an accepted client fd; on failure the fd is closed. */
+void conn_start(struct ring *r, struct container *ctr, int cfd);
+/* Handle one CQE of this conn. */
+void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags);
+/* Start closing: shut both sockets, cancel their SQEs, detach from the container. */
+void conn_close(struct conn *c);
+/* Free closed conns whose SQEs have all completed. */
+void conn_reap(struct ring *r);
+
+#endif

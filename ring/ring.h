@@ -1,0 +1,164 @@
+/* ring/ring.h: the io_uring engine. One ring + thread per CPU; a container
+ * lives on ring (hash % nrings) and so do its listener and connections.
+ * The API side reaches a ring only through IORING_OP_MSG_RING messages
+ * carrying a struct ring_cmd; the ring answers with a MSG_RING back.
+ * Internal: cmd/ and users see only api/dockmux.h.
+ */
+#ifndef DMX_RING_H
+#define DMX_RING_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "ctab.h"
+#include "keypath.h"
+#include "dockmux.h"
+#include "http.h"
+
+/* Read-only after engine_new: shared by all rings without locks. */
+struct engine_cfg {
+	struct sockaddr_un upstream;
+	socklen_t upstream_len;
+	char dir[KEYPATH_DIR_MAX];
+	char token_header[128];
+	size_t token_header_len;
+	char token_prefix[128];
+	unsigned socket_mode;
+	uid_t socket_uid;
+	gid_t socket_gid;
+	struct http_limits limits;
+	dmx_log_fn log;
+	void *log_userdata;
+};
+
+enum ring_cmd_op {
+	RING_CMD_SPAWN,
+	RING_CMD_TEARDOWN,
+	RING_CMD_STATS,     /* one key, or the ring's total when key == NULL */
+	RING_CMD_LIST,
+	RING_CMD_STOP,      /* tear down every container and leave the loop */
+};
+
+/* One request to a ring. Lives on the caller's stack until the reply; the
+ * ring writes only the result fields. 32-byte aligned: user_data tags use
+ * the low 5 bits. */
+struct ring_cmd {
+	enum ring_cmd_op op;
+	const char *key;
+	size_t keylen;
+	uint64_t hash;
+	const char *token;
+	size_t tokenlen;
+	/* results */
+	int result;
+	char path[DMX_PATH_MAX];
+	struct dmx_stats stats;
+	struct dmx_entry *entries;     /* RING_CMD_LIST: fill from entries[count] on */
+	size_t cap;
+	size_t count;                  /* RING_CMD_LIST: in and out */
+	/* reply bookkeeping, API side only */
+	bool sent, replied;
+} __attribute__((aligned(32)));
+
+struct engine;
+
+int engine_new(const struct engine_cfg *cfg, unsigned nrings, struct engine **out);
+/* Stops every ring (containers torn down), joins threads, frees. NULL ok. */
+void engine_free(struct engine *e);
+unsigned engine_rings(const struct engine *e);
+/* Send cmd to ring idx and wait for its reply; returns cmd->result. */
+int engine_call(struct engine *e, unsigned idx, struct ring_cmd *cmd);
+
+
+/* ---- Internal to ring/: shared by ring.c and conn.c. ---- */
+
+/* user_data = object pointer | op; every object is 32-byte aligned. */
+enum ring_op {
+	OP_IGNORE = 0,       /* completions nobody waits for */
+	OP_CMD,              /* a ring_cmd arrived by MSG_RING (ptr: cmd) */
+	OP_REPLY,            /* API side: the ring's answer to a cmd (ptr: cmd) */
+	OP_SENT,             /* API side: our MSG_RING was delivered (ptr: cmd) */
+	OP_ACCEPT,           /* multishot accept (ptr: container) */
+	OP_ACCEPT_CANCEL,    /* ptr: container */
+	OP_ACCEPT_RETRY,     /* timer before re-arming a failed accept */
+	OP_CONNECT,          /* ptr: conn, and the rest too */
+	OP_C_RECV,
+	OP_C_POLLIN,
+	OP_C_SPLICE_IN,      /* client -> up pipe */
+	OP_U_SEND,
+	OP_U_POLLOUT,
+	OP_U_SPLICE_OUT,     /* up pipe -> upstream */
+	OP_U_POLLIN,
+	OP_U_SPLICE_IN,      /* upstream -> down pipe */
+	OP_C_POLLOUT,
+	OP_C_SPLICE_OUT,     /* down pipe -> client */
+	OP_C_SEND,           /* dockmux's own error response */
+	OP_CANCEL,
+	OP_MAX
+};
+#define RING_OP_MASK 31u
+
+static inline uint64_t ring_tag(const void *ptr, enum ring_op op)
+{
+	return (uint64_t)(uintptr_t)ptr | (uint64_t)op;
+}
+static inline void *ring_tag_ptr(uint64_t data)
+{
+	return (void *)(uintptr_t)(data & ~(uint64_t)RING_OP_MASK);
+}
+static inline enum ring_op ring_tag_op(uint64_t data)
+{
+	return (enum ring_op)(data & RING_OP_MASK);
+}
+
+struct pipe_pair {
+	int rfd, wfd;
+	struct pipe_pair *next;
+};
+
+struct conn;
+
+struct container {
+	struct ctab_item item;        /* hash + key (points at key below) */
+	struct ring *ring;
+	int lfd;                      /* listener; -1 once torn down */
+	unsigned inflight;            /* SQEs referencing this container */
+	bool dead;
+	char *token_line;             /* "<Header>: <prefix><token>\r\n", wiped on change */
+	size_t token_len;
+	struct conn *conns;           /* doubly linked via conn->prev/next */
+	struct dmx_stats stats;
+	struct container *reap_next;
+	char path[DMX_PATH_MAX];
+	char key[];
+};
+
+struct ring {
+	struct io_uring uring;
+	unsigned id;
+	int cpu;
+	int fd;                       /* ring fd, target of MSG_RING */
+	pthread_t thread;
+	struct engine *engine;
+	const struct engine_cfg *cfg;
+	struct ctab ctab;
+	struct dmx_stats retired;     /* counters of torn-down containers */
+	struct pipe_pair *pipes;      /* pool of empty pipes */
+	unsigned npipes;
+	unsigned nconns;              /* live conns, for the stop condition */
+	struct conn *reap_conns;      /* closed, freed once their SQEs are done */
+	struct container *reap_ctrs;
+	bool stopping;
+	int start_err;
+};
+
+struct io_uring_sqe *ring_sqe(struct ring *r);
+void ring_log(struct ring *r, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+struct pipe_pair *ring_pipe_get(struct ring *r);
+void ring_pipe_put(struct ring *r, struct pipe_pair *p, bool empty);
+
+#endif
