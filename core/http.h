@@ -13,10 +13,14 @@
 #define HTTP_MAX_HEADERS 128
 #define HTTP_DEFAULT_MAX_LINE (8 * 1024)
 #define HTTP_DEFAULT_MAX_HEAD (64 * 1024)
+#define HTTP_CHUNK_MAX_LINE 4096               /* chunk-size line (with extensions) or trailer line */
+#define HTTP_CHUNK_MAX_TRAILERS HTTP_MAX_HEADERS /* trailer field lines per body */
+#define HTTP_CHUNK_MAX_TRAILER_BYTES HTTP_DEFAULT_MAX_HEAD
 
 struct http_limits {
-	size_t max_line;   /* longest request/header line, CRLF excluded */
-	size_t max_head;   /* longest head, final CRLFCRLF included */
+	size_t max_line;   /* longest request/header line, CRLF excluded; 0: default */
+	size_t max_head;   /* longest head, final CRLFCRLF included; 0: default
+	                    * (values above UINT32_MAX are clamped: spans are 32-bit) */
 };
 
 enum http_body {
@@ -61,7 +65,15 @@ enum http_parse {
 
 void http_limits_default(struct http_limits *lim);
 
-/* Parse the request head at the start of buf[0..len). lim NULL: defaults. */
+/* Parse the request head at the start of buf[0..len). lim NULL: defaults.
+ * Stateless: call again with the whole buffer when more bytes arrive. MORE is
+ * only returned while len < max_head, so a buffer of max_head bytes never
+ * fills up without an answer. On MORE the contents of *out are unspecified.
+ * Errors: 400 malformed or ambiguous framing (also Transfer-Encoding whose
+ * final coding is not chunked, RFC 9112 §6.3), 431 a limit, 501 a transfer
+ * coding other than chunked (RFC 9112 §6.1), 505 an HTTP version other than
+ * 1.0/1.1. A head with several Host headers is a 400; a missing Host is left
+ * to the daemon. Empty lines before the request line are skipped (§2.2). */
 enum http_parse http_head_parse(const char *buf, size_t len,
 				const struct http_limits *lim, struct http_head *out);
 
@@ -78,7 +90,8 @@ ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
 
 /* Format Docker's error response: "HTTP/1.1 <status> <text>", Content-Type:
  * application/json, Content-Length, Connection: close, body {"message":"<msg>"}
- * with msg JSON-escaped. Returns bytes written or -ENOSPC. */
+ * with msg JSON-escaped (msg NULL: empty), the body ends in "\n" like dockerd's.
+ * Returns bytes written, -ENOSPC, or -EINVAL for a status outside 100..999. */
 ssize_t http_error_format(int status, const char *msg, char *out, size_t cap);
 
 /* Incremental chunked-body framer: tells where a chunked body ends so the next
@@ -88,6 +101,8 @@ struct http_chunked {
 	uint64_t remaining;   /* data bytes left in the current chunk */
 	unsigned digits;      /* hex digits in the current size line */
 	size_t line;          /* bytes in the current size/trailer line */
+	unsigned trailers;    /* trailer field lines seen */
+	size_t trailer_bytes; /* bytes of the trailer section so far */
 };
 
 enum http_chunk {
@@ -96,6 +111,10 @@ enum http_chunk {
 	HTTP_CHUNK_ERROR = 2,  /* malformed framing or size overflow: answer 400 */
 };
 
+/* After DONE, further feeds return DONE with *used 0; after ERROR, ERROR.
+ * On ERROR *used is the offset of the offending byte. Limits: at most 16 hex
+ * digits per chunk size, HTTP_CHUNK_MAX_LINE per size or trailer line,
+ * HTTP_CHUNK_MAX_TRAILERS trailer lines, HTTP_CHUNK_MAX_TRAILER_BYTES in all. */
 void http_chunked_init(struct http_chunked *c);
 enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_t len,
 				  size_t *used);

@@ -363,10 +363,14 @@ static void conn_up_next(struct conn *c)
 		if (c->out_end == 0)
 			break;        /* need more input */
 	}
-	if (c->req == REQ_EOF) {
-		/* Client EOF reached the upstream only after everything before it. */
-		if (c->connected)
-			shutdown(c->ufd, SHUT_WR);
+	if (c->client_eof) {
+		/* Everything the client sent before its EOF has gone upstream; a
+		 * partial head or truncated body left in `in` is dropped. Then the
+		 * EOF itself travels on as a write shutdown. */
+		c->req = REQ_EOF;
+		if (!c->connected)
+			return;
+		shutdown(c->ufd, SHUT_WR);
 		/* A tunnel whose daemon side already ended is now done. */
 		if (c->down_eof && c->down_pipe_len == 0 && !c->down_busy)
 			conn_close(c);
@@ -399,7 +403,7 @@ static void conn_up_next(struct conn *c)
 
 static void conn_client_eof(struct conn *c)
 {
-	c->req = REQ_EOF;
+	c->client_eof = true;
 }
 
 /* An I/O error or reset on either socket ends the whole connection. */

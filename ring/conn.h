@@ -34,6 +34,7 @@ struct conn {
 	bool connected;
 	bool upgrade_after;           /* the current request upgrades the connection */
 	bool up_busy, down_busy;      /* one op chain per direction at a time */
+	bool client_eof;              /* the client shut its write side */
 	bool down_eof;
 	bool failing;                 /* sending dockmux's own error, then close */
 
