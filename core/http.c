@@ -1,1 +1,798 @@
-/* placeholder: being written */
+/* core/http.c: strict RFC 9112 request-head parser, head rewriter (token
+ * header swap), Docker-style error responses and a chunked-body framer.
+ * The bytes come from an untrusted container, so anything two HTTP parsers
+ * could frame differently is rejected rather than repaired. No I/O, no
+ * allocation, no response parsing: responses are forwarded untouched.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Character classes (RFC 9110 §5.6.2 tchar, §5.5 field-vchar). */
+enum {
+	CC_TCHAR = 1 << 0,  /* token character */
+	CC_VCHAR = 1 << 1,  /* visible ASCII 0x21..0x7e */
+	CC_CTL = 1 << 2,    /* 0x00..0x1f and 0x7f */
+	CC_HEX = 1 << 3,
+};
+
+static unsigned char cclass[256];
+
+static void cclass_fill(void)
+{
+	static const char tspecial[] = "!#$%&'*+-.^_`|~";
+
+	for (int c = 0; c < 256; c++) {
+		unsigned char v = 0;
+
+		if (c < 0x20 || c == 0x7f)
+			v |= CC_CTL;
+		if (c > 0x20 && c < 0x7f)
+			v |= CC_VCHAR;
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c && strchr(tspecial, c)))
+			v |= CC_TCHAR;
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+			v |= CC_HEX;
+		cclass[c] = v;
+	}
+}
+
+/* Filled before main() so the pure functions stay thread-safe without a lock. */
+__attribute__((constructor)) static void http_init_tables(void)
+{
+	cclass_fill();
+}
+
+static inline bool is_tchar(unsigned char c) { return cclass[c] & CC_TCHAR; }
+static inline bool is_vchar(unsigned char c) { return cclass[c] & CC_VCHAR; }
+static inline bool is_ctl(unsigned char c) { return cclass[c] & CC_CTL; }
+static inline bool is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+static inline unsigned char ascii_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static bool ascii_ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+void http_limits_default(struct http_limits *lim)
+{
+	lim->max_line = HTTP_DEFAULT_MAX_LINE;
+	lim->max_head = HTTP_DEFAULT_MAX_HEAD;
+}
+
+bool http_name_is(const char *buf, struct http_span name, const char *want, size_t want_len)
+{
+	return name.len == want_len && ascii_ieq(buf + name.off, want, want_len);
+}
+
+/* ---- head parser ---------------------------------------------------------- */
+
+struct parser {
+	const char *buf;
+	size_t len;
+	size_t max_line;
+	size_t max_head;
+	struct http_head *out;
+};
+
+static enum http_parse parse_fail(struct http_head *h, int status, const char *reason)
+{
+	h->status = status;
+	h->reason = reason;
+	return HTTP_PARSE_ERROR;
+}
+
+/* Find the CRLF ending the line that starts at pos. Returns 1 with *eol at
+ * the CR, 0 when the line is incomplete but within limits, -1 on error.
+ * Only CRLF ends a line: a bare LF or CR is how bare-LF smuggling starts
+ * (two parsers disagreeing on where a header ends), so both are 400. */
+static int parse_line_end(struct parser *p, size_t pos, size_t *eol)
+{
+	const unsigned char *b = (const unsigned char *)p->buf;
+	size_t i;
+
+	for (i = pos; i < p->len; i++) {
+		unsigned char c = b[i];
+
+		if (c == '\r') {
+			if (i - pos > p->max_line)
+				goto too_long;
+			if (i + 1 == p->len)
+				break;
+			if (b[i + 1] != '\n') {
+				parse_fail(p->out, 400, "bare CR in request head");
+				return -1;
+			}
+			*eol = i;
+			return 1;
+		}
+		if (c == '\n') {
+			parse_fail(p->out, 400, "bare LF in request head");
+			return -1;
+		}
+		if (is_ctl(c) && c != '\t') {
+			parse_fail(p->out, 400, "control character in request head");
+			return -1;
+		}
+		if (i + 1 - pos > p->max_line)
+			goto too_long;
+	}
+	/* Incomplete: the head will end after len, so once len reaches
+	 * max_head it can no longer fit. Answering now bounds the buffer. */
+	if (p->len >= p->max_head) {
+		parse_fail(p->out, 431, "request head too large");
+		return -1;
+	}
+	return 0;
+
+too_long:
+	parse_fail(p->out, 431, pos == 0 ? "request line too long" : "header line too long");
+	return -1;
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
+ * Exactly one SP between parts: lenient whitespace splitting is a known
+ * source of request-line disagreement between proxies and servers. */
+static enum http_parse parse_request_line(struct parser *p, size_t pos, size_t eol)
+{
+	const unsigned char *b = (const unsigned char *)p->buf;
+	struct http_head *h = p->out;
+	size_t i = pos, start;
+
+	while (i < eol && is_tchar(b[i]))
+		i++;
+	if (i == pos || i == eol || b[i] != ' ')
+		return parse_fail(h, 400, "malformed request line");
+	h->method.off = (uint32_t)pos;
+	h->method.len = (uint32_t)(i - pos);
+
+	start = ++i;
+	while (i < eol && is_vchar(b[i]))
+		i++;
+	if (i == start || i == eol || b[i] != ' ')
+		return parse_fail(h, 400, "malformed request line");
+	h->target.off = (uint32_t)start;
+	h->target.len = (uint32_t)(i - start);
+
+	/* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (§2.3). */
+	i++;
+	if (eol - i != 8 || memcmp(b + i, "HTTP/", 5) != 0 || b[i + 5] < '0' || b[i + 5] > '9' ||
+	    b[i + 6] != '.' || b[i + 7] < '0' || b[i + 7] > '9')
+		return parse_fail(h, 400, "malformed request line");
+	if (b[i + 5] != '1' || b[i + 7] > '1')
+		return parse_fail(h, 505, "HTTP version not supported");
+	h->minor = b[i + 7] - '0';
+	return HTTP_PARSE_DONE;
+}
+
+/* field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). */
+static enum http_parse parse_header_line(struct parser *p, size_t pos, size_t eol)
+{
+	const unsigned char *b = (const unsigned char *)p->buf;
+	struct http_head *h = p->out;
+	struct http_header *hd;
+	size_t i = pos, v, e;
+
+	/* §5.2: obs-fold is rejected; whitespace before the first field line
+	 * (§2.2) lands here too and is just as ambiguous. */
+	if (is_ows(b[pos]))
+		return parse_fail(h, 400, "obsolete line folding");
+	while (i < eol && is_tchar(b[i]))
+		i++;
+	if (i == eol)
+		return parse_fail(h, 400, "header line without colon");
+	if (b[i] != ':') {
+		/* §5.1: whitespace before the colon must be rejected; it turns
+		 * "Transfer-Encoding : chunked" into a header only some see. */
+		if (is_ows(b[i]))
+			return parse_fail(h, 400, "whitespace before colon in header");
+		return parse_fail(h, 400, "invalid character in header name");
+	}
+	if (i == pos)
+		return parse_fail(h, 400, "empty header name");
+	if (h->nheaders == HTTP_MAX_HEADERS)
+		return parse_fail(h, 431, "too many headers");
+
+	v = i + 1;
+	e = eol;
+	while (v < e && is_ows(b[v]))
+		v++;
+	while (e > v && is_ows(b[e - 1]))
+		e--;
+	/* Control characters other than HTAB were refused by parse_line_end;
+	 * the rest (VCHAR, SP, HTAB, obs-text) is a legal field value. */
+	hd = &h->headers[h->nheaders++];
+	hd->name.off = (uint32_t)pos;
+	hd->name.len = (uint32_t)(i - pos);
+	hd->value.off = (uint32_t)v;
+	hd->value.len = (uint32_t)(e - v);
+	return HTTP_PARSE_DONE;
+}
+
+/* Iterate the elements of a comma-separated list value (RFC 9110 §5.6.1),
+ * each trimmed of OWS. Returns false when the list is exhausted. */
+struct list_iter {
+	const char *p;
+	const char *end;
+};
+
+static bool list_next(struct list_iter *it, const char **elem, size_t *elen)
+{
+	const char *s, *e;
+
+	if (!it->p)
+		return false;
+	s = it->p;
+	e = memchr(s, ',', (size_t)(it->end - s));
+	if (e) {
+		it->p = e + 1;
+	} else {
+		e = it->end;
+		it->p = NULL;
+	}
+	while (s < e && is_ows((unsigned char)*s))
+		s++;
+	while (e > s && is_ows((unsigned char)e[-1]))
+		e--;
+	*elem = s;
+	*elen = (size_t)(e - s);
+	return true;
+}
+
+static void list_init(struct list_iter *it, const char *buf, struct http_span v)
+{
+	it->p = buf + v.off;
+	it->end = buf + v.off + v.len;
+}
+
+static bool elem_is(const char *elem, size_t elen, const char *want)
+{
+	size_t n = strlen(want);
+
+	return elen == n && ascii_ieq(elem, want, n);
+}
+
+/* What the framing headers said, gathered before judging them together. */
+struct framing {
+	bool has_cl, cl_bad;
+	uint64_t cl;
+	bool has_te, te_bad, te_last_chunked;
+	unsigned te_chunked, te_other;
+	bool conn_close, conn_keep_alive, conn_upgrade;
+	bool has_upgrade;
+	unsigned hosts;
+};
+
+/* Content-Length = 1*DIGIT (RFC 9110 §8.6). A list or repeated header is
+ * accepted only when every element is the same number (§8.6 allows that
+ * much); anything else is a CL.CL smuggling attempt. */
+static void framing_content_length(struct framing *f, const char *buf, struct http_span v)
+{
+	struct list_iter it;
+	const char *el;
+	size_t n;
+
+	list_init(&it, buf, v);
+	while (list_next(&it, &el, &n)) {
+		uint64_t val = 0;
+
+		if (n == 0) {
+			f->cl_bad = true;
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			unsigned d = (unsigned char)el[i] - '0';
+
+			/* Keep within int64: senders and dockerd (Go) use signed sizes. */
+			if (d > 9 || val > ((uint64_t)INT64_MAX - d) / 10) {
+				f->cl_bad = true;
+				return;
+			}
+			val = val * 10 + d;
+		}
+		if (f->has_cl && f->cl != val) {
+			f->cl_bad = true;
+			return;
+		}
+		f->has_cl = true;
+		f->cl = val;
+	}
+}
+
+static void framing_transfer_encoding(struct framing *f, const char *buf, struct http_span v)
+{
+	struct list_iter it;
+	const char *el;
+	size_t n;
+
+	f->has_te = true;
+	list_init(&it, buf, v);
+	while (list_next(&it, &el, &n)) {
+		if (n == 0) {
+			f->te_bad = true;
+			return;
+		}
+		if (elem_is(el, n, "chunked")) {
+			f->te_chunked++;
+			f->te_last_chunked = true;
+		} else {
+			f->te_other++;
+			f->te_last_chunked = false;
+		}
+	}
+}
+
+static void framing_connection(struct framing *f, const char *buf, struct http_span v)
+{
+	struct list_iter it;
+	const char *el;
+	size_t n;
+
+	list_init(&it, buf, v);
+	while (list_next(&it, &el, &n)) {
+		if (elem_is(el, n, "close"))
+			f->conn_close = true;
+		else if (elem_is(el, n, "keep-alive"))
+			f->conn_keep_alive = true;
+		else if (elem_is(el, n, "upgrade"))
+			f->conn_upgrade = true;
+	}
+}
+
+#define NAME_IS(h, lit) http_name_is(buf, (h)->name, lit, sizeof(lit) - 1)
+
+static enum http_parse parse_framing(const char *buf, struct http_head *h)
+{
+	struct framing f = { 0 };
+
+	for (unsigned i = 0; i < h->nheaders; i++) {
+		const struct http_header *hd = &h->headers[i];
+
+		if (NAME_IS(hd, "content-length"))
+			framing_content_length(&f, buf, hd->value);
+		else if (NAME_IS(hd, "transfer-encoding"))
+			framing_transfer_encoding(&f, buf, hd->value);
+		else if (NAME_IS(hd, "connection"))
+			framing_connection(&f, buf, hd->value);
+		else if (NAME_IS(hd, "upgrade"))
+			f.has_upgrade |= hd->value.len > 0;
+		else if (NAME_IS(hd, "host"))
+			f.hosts++;
+	}
+
+	/* RFC 9112 §6.1: TE in HTTP/1.0 means the framing is faulty. */
+	if (f.has_te && h->minor == 0)
+		return parse_fail(h, 400, "Transfer-Encoding in HTTP/1.0 request");
+	/* §6.3: CL with TE is the CL.TE/TE.CL smuggling vector: reject. */
+	if (f.has_te && (f.has_cl || f.cl_bad))
+		return parse_fail(h, 400, "both Content-Length and Transfer-Encoding");
+	if (f.cl_bad)
+		return parse_fail(h, 400, "invalid Content-Length");
+	if (f.has_te) {
+		if (f.te_bad)
+			return parse_fail(h, 400, "malformed Transfer-Encoding");
+		/* §7: chunked must not be applied more than once. */
+		if (f.te_chunked > 1)
+			return parse_fail(h, 400, "chunked applied more than once");
+		/* §6.3: a request whose final coding is not chunked has no
+		 * determinable length: MUST be 400, not 501. */
+		if (!f.te_last_chunked)
+			return parse_fail(h, 400, "Transfer-Encoding does not end in chunked");
+		/* §6.1: codings we do not decode are 501. */
+		if (f.te_other)
+			return parse_fail(h, 501, "unsupported transfer coding");
+		h->body = HTTP_BODY_CHUNKED;
+	} else if (f.has_cl) {
+		h->body = HTTP_BODY_LENGTH;
+		h->content_length = f.cl;
+	}
+	/* §3.2: several Host headers make the target authority ambiguous. */
+	if (f.hosts > 1)
+		return parse_fail(h, 400, "duplicate Host header");
+
+	/* RFC 9110 §7.8: Upgrade in an HTTP/1.0 request must be ignored. */
+	h->upgrade = f.conn_upgrade && f.has_upgrade && h->minor == 1;
+	h->close = f.conn_close || (h->minor == 0 && !f.conn_keep_alive);
+	return HTTP_PARSE_DONE;
+}
+
+enum http_parse http_head_parse(const char *buf, size_t len,
+				const struct http_limits *lim, struct http_head *out)
+{
+	struct parser p = {
+		.buf = buf,
+		.len = len,
+		.max_line = HTTP_DEFAULT_MAX_LINE,
+		.max_head = HTTP_DEFAULT_MAX_HEAD,
+		.out = out,
+	};
+	enum http_parse r;
+	size_t pos = 0, eol = 0;
+	int e;
+
+	if (lim && lim->max_line)
+		p.max_line = lim->max_line;
+	if (lim && lim->max_head)
+		p.max_head = lim->max_head;
+	/* Spans are 32-bit offsets; every span lies inside the head. */
+	if (p.max_head > UINT32_MAX)
+		p.max_head = UINT32_MAX;
+
+	out->minor = 0;
+	out->head_len = 0;
+	out->body = HTTP_BODY_NONE;
+	out->content_length = 0;
+	out->upgrade = false;
+	out->close = false;
+	out->nheaders = 0;
+	out->status = 0;
+	out->reason = NULL;
+
+	/* RFC 9112 §2.2: empty lines before the request line are ignored.
+	 * They still count towards max_head, which bounds them. */
+	while (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
+		pos += 2;
+
+	e = parse_line_end(&p, pos, &eol);
+	if (e <= 0)
+		return e < 0 ? HTTP_PARSE_ERROR : HTTP_PARSE_MORE;
+	/* Line lengths are measured from the line start, but the 431 reason
+	 * for line 0 must name the request line even after skipped CRLFs. */
+	if (eol + 2 > p.max_head)
+		return parse_fail(out, 431, "request head too large");
+	r = parse_request_line(&p, pos, eol);
+	if (r != HTTP_PARSE_DONE)
+		return r;
+	pos = eol + 2;
+
+	for (;;) {
+		e = parse_line_end(&p, pos, &eol);
+		if (e <= 0)
+			return e < 0 ? HTTP_PARSE_ERROR : HTTP_PARSE_MORE;
+		if (eol + 2 > p.max_head)
+			return parse_fail(out, 431, "request head too large");
+		if (eol == pos)
+			break;
+		r = parse_header_line(&p, pos, eol);
+		if (r != HTTP_PARSE_DONE)
+			return r;
+		pos = eol + 2;
+	}
+
+	r = parse_framing(buf, out);
+	if (r != HTTP_PARSE_DONE)
+		return r;
+	out->head_len = eol + 2;
+	return HTTP_PARSE_DONE;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+/* Bounded writer: stops writing at the first piece that does not fit. */
+struct writer {
+	char *out;
+	size_t len;
+	size_t cap;
+	bool full;
+};
+
+static void writer_put(struct writer *w, const void *s, size_t n)
+{
+	if (w->full || n > w->cap - w->len) {
+		w->full = true;
+		return;
+	}
+	if (n)
+		memcpy(w->out + w->len, s, n);
+	w->len += n;
+}
+
+static void writer_str(struct writer *w, const char *s)
+{
+	writer_put(w, s, strlen(s));
+}
+
+static ssize_t writer_result(const struct writer *w)
+{
+	if (w->full)
+		return -ENOSPC;
+	if (w->len > (size_t)SSIZE_MAX)
+		return -EOVERFLOW;
+	return (ssize_t)w->len;
+}
+
+ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
+			  const char *strip_name, size_t strip_len,
+			  const char *inject, size_t inject_len,
+			  char *out, size_t cap)
+{
+	struct writer w = { .out = out, .cap = out ? cap : 0 };
+	char version[] = "HTTP/1.0\r\n";
+
+	version[7] = h->minor ? '1' : '0';
+	writer_put(&w, buf + h->method.off, h->method.len);
+	writer_put(&w, " ", 1);
+	writer_put(&w, buf + h->target.off, h->target.len);
+	writer_put(&w, " ", 1);
+	writer_put(&w, version, sizeof(version) - 1);
+	for (unsigned i = 0; i < h->nheaders; i++) {
+		const struct http_header *hd = &h->headers[i];
+
+		if (strip_name && http_name_is(buf, hd->name, strip_name, strip_len))
+			continue;
+		writer_put(&w, buf + hd->name.off, hd->name.len);
+		if (hd->value.len) {
+			writer_put(&w, ": ", 2);
+			writer_put(&w, buf + hd->value.off, hd->value.len);
+		} else {
+			writer_put(&w, ":", 1);
+		}
+		writer_put(&w, "\r\n", 2);
+	}
+	if (inject)
+		writer_put(&w, inject, inject_len);
+	writer_put(&w, "\r\n", 2);
+	return writer_result(&w);
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 413: return "Content Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* JSON string body (RFC 8259 §7). out NULL: only measure. */
+static size_t json_escape(const char *msg, struct writer *w)
+{
+	size_t n = 0;
+
+	for (const unsigned char *s = (const unsigned char *)msg; *s; s++) {
+		char esc[8];
+		size_t k;
+
+		if (*s == '"' || *s == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*s;
+			k = 2;
+		} else if (*s < 0x20) {
+			k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *s);
+		} else {
+			esc[0] = (char)*s;
+			k = 1;
+		}
+		if (w)
+			writer_put(w, esc, k);
+		n += k;
+	}
+	return n;
+}
+
+ssize_t http_error_format(int status, const char *msg, char *out, size_t cap)
+{
+	static const char body_open[] = "{\"message\":\"";
+	static const char body_close[] = "\"}\n";
+	struct writer w = { .out = out, .cap = out ? cap : 0 };
+	char line[96];
+	size_t body_len;
+
+	if (status < 100 || status > 999)
+		return -EINVAL;
+	if (!msg)
+		msg = "";
+	body_len = sizeof(body_open) - 1 + json_escape(msg, NULL) + sizeof(body_close) - 1;
+	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, status_text(status));
+	writer_str(&w, line);
+	writer_str(&w, "Content-Type: application/json\r\n");
+	snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
+	writer_str(&w, line);
+	writer_str(&w, "Connection: close\r\n\r\n");
+	writer_str(&w, body_open);
+	json_escape(msg, &w);
+	writer_str(&w, body_close);
+	return writer_result(&w);
+}
+
+/* ---- chunked framer (RFC 9112 §7.1) -------------------------------------- */
+
+enum chunk_state {
+	CH_SIZE,      /* chunk-size hex digits */
+	CH_SIZE_WS,   /* BWS after the size, only before ";" */
+	CH_EXT,       /* chunk-ext up to CR */
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TR_START,  /* start of a trailer line, or the final CRLF */
+	CH_TR_NAME,
+	CH_TR_VALUE,
+	CH_TR_LF,
+	CH_FINAL_LF,
+	CH_DONE,
+	CH_ERROR,
+};
+
+void http_chunked_init(struct http_chunked *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = CH_SIZE;
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	return ascii_lower(c) - 'a' + 10;
+}
+
+/* One byte of a size or trailer line: count it against the limits. */
+static bool chunked_line_byte(struct http_chunked *c, bool trailer)
+{
+	if (++c->line > HTTP_CHUNK_MAX_LINE)
+		return false;
+	if (trailer && ++c->trailer_bytes > HTTP_CHUNK_MAX_TRAILER_BYTES)
+		return false;
+	return true;
+}
+
+/* Consumes one framing byte; false on a framing error. The data state is
+ * handled by the caller in bulk. */
+static bool chunked_step(struct http_chunked *c, unsigned char b)
+{
+	switch (c->state) {
+	case CH_SIZE:
+		if (cclass[b] & CC_HEX) {
+			/* 16 hex digits fill a uint64_t: more (even leading
+			 * zeros) is refused, as Go's net/http does. */
+			if (++c->digits > 16)
+				return false;
+			c->remaining = c->remaining << 4 | (uint64_t)hex_value(b);
+			return chunked_line_byte(c, false);
+		}
+		if (c->digits == 0)
+			return false;
+		if (b == '\r') {
+			c->state = CH_SIZE_LF;
+			return true;
+		}
+		if (b == ';')
+			c->state = CH_EXT;
+		else if (is_ows(b))
+			c->state = CH_SIZE_WS;
+		else
+			return false;
+		return chunked_line_byte(c, false);
+	case CH_SIZE_WS:
+		/* RFC 9112 §7.1.1: BWS is allowed only around ";". */
+		if (b == ';')
+			c->state = CH_EXT;
+		else if (!is_ows(b))
+			return false;
+		return chunked_line_byte(c, false);
+	case CH_EXT:
+		/* Extensions are ignored; only where the line ends matters,
+		 * and tokens or quoted-strings never contain CR, LF or CTLs. */
+		if (b == '\r') {
+			c->state = CH_SIZE_LF;
+			return true;
+		}
+		if (is_ctl(b) && b != '\t')
+			return false;
+		return chunked_line_byte(c, false);
+	case CH_SIZE_LF:
+		if (b != '\n')
+			return false;
+		c->line = 0;
+		c->state = c->remaining ? CH_DATA : CH_TR_START;
+		return true;
+	case CH_DATA_CR:
+		if (b != '\r')
+			return false;
+		c->state = CH_DATA_LF;
+		return true;
+	case CH_DATA_LF:
+		if (b != '\n')
+			return false;
+		c->digits = 0;
+		c->line = 0;
+		c->state = CH_SIZE;
+		return true;
+	case CH_TR_START:
+		if (b == '\r') {
+			c->state = CH_FINAL_LF;
+			return true;
+		}
+		/* A trailer field line: name is a token (no obs-fold). */
+		if (!is_tchar(b) || ++c->trailers > HTTP_CHUNK_MAX_TRAILERS)
+			return false;
+		c->line = 0;
+		c->state = CH_TR_NAME;
+		return chunked_line_byte(c, true);
+	case CH_TR_NAME:
+		if (b == ':')
+			c->state = CH_TR_VALUE;
+		else if (!is_tchar(b))
+			return false;
+		return chunked_line_byte(c, true);
+	case CH_TR_VALUE:
+		if (b == '\r') {
+			c->state = CH_TR_LF;
+			return true;
+		}
+		if (is_ctl(b) && b != '\t')
+			return false;
+		return chunked_line_byte(c, true);
+	case CH_TR_LF:
+		if (b != '\n')
+			return false;
+		c->state = CH_TR_START;
+		return true;
+	case CH_FINAL_LF:
+		if (b != '\n')
+			return false;
+		c->state = CH_DONE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_t len,
+				  size_t *used)
+{
+	size_t i = 0;
+
+	if (c->state == CH_DONE) {
+		*used = 0;
+		return HTTP_CHUNK_DONE;
+	}
+	while (i < len) {
+		if (c->state == CH_ERROR) {
+			*used = i;
+			return HTTP_CHUNK_ERROR;
+		}
+		if (c->state == CH_DATA) {
+			size_t n = len - i;
+
+			if ((uint64_t)n > c->remaining)
+				n = (size_t)c->remaining;
+			i += n;
+			c->remaining -= n;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		}
+		if (!chunked_step(c, (unsigned char)buf[i])) {
+			c->state = CH_ERROR;
+			*used = i;
+			return HTTP_CHUNK_ERROR;
+		}
+		i++;
+		if (c->state == CH_DONE) {
+			*used = i;
+			return HTTP_CHUNK_DONE;
+		}
+	}
+	*used = i;
+	return c->state == CH_ERROR ? HTTP_CHUNK_ERROR : HTTP_CHUNK_MORE;
+}
