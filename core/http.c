@@ -7,48 +7,30 @@
 #include "http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Character classes (RFC 9110 §5.6.2 tchar, §5.5 field-vchar). */
-enum {
-	CC_TCHAR = 1 << 0,  /* token character */
-	CC_VCHAR = 1 << 1,  /* visible ASCII 0x21..0x7e */
-	CC_CTL = 1 << 2,    /* 0x00..0x1f and 0x7f */
-	CC_HEX = 1 << 3,
-};
-
-static unsigned char cclass[256];
-
-static void cclass_fill(void)
+/* Character classes: RFC 9110 §5.6.2 tchar, §5.5 VCHAR, RFC 5234 CTL. */
+static inline bool is_tchar(unsigned char c)
 {
-	static const char tspecial[] = "!#$%&'*+-.^_`|~";
-
-	for (int c = 0; c < 256; c++) {
-		unsigned char v = 0;
-
-		if (c < 0x20 || c == 0x7f)
-			v |= CC_CTL;
-		if (c > 0x20 && c < 0x7f)
-			v |= CC_VCHAR;
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c && strchr(tspecial, c)))
-			v |= CC_TCHAR;
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
-			v |= CC_HEX;
-		cclass[c] = v;
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return true;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+	case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return true;
+	default:
+		return false;
 	}
 }
 
-/* Filled before main() so the pure functions stay thread-safe without a lock. */
-__attribute__((constructor)) static void http_init_tables(void)
+static inline bool is_vchar(unsigned char c) { return c > 0x20 && c < 0x7f; }
+static inline bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+static inline bool is_hex(unsigned char c)
 {
-	cclass_fill();
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-
-static inline bool is_tchar(unsigned char c) { return cclass[c] & CC_TCHAR; }
-static inline bool is_vchar(unsigned char c) { return cclass[c] & CC_VCHAR; }
-static inline bool is_ctl(unsigned char c) { return cclass[c] & CC_CTL; }
 static inline bool is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 static inline unsigned char ascii_lower(unsigned char c)
@@ -96,7 +78,7 @@ static enum http_parse parse_fail(struct http_head *h, int status, const char *r
  * the CR, 0 when the line is incomplete but within limits, -1 on error.
  * Only CRLF ends a line: a bare LF or CR is how bare-LF smuggling starts
  * (two parsers disagreeing on where a header ends), so both are 400. */
-static int parse_line_end(struct parser *p, size_t pos, size_t *eol)
+static int parse_line_end(struct parser *p, size_t pos, const char *too_long, size_t *eol)
 {
 	const unsigned char *b = (const unsigned char *)p->buf;
 	size_t i;
@@ -105,8 +87,6 @@ static int parse_line_end(struct parser *p, size_t pos, size_t *eol)
 		unsigned char c = b[i];
 
 		if (c == '\r') {
-			if (i - pos > p->max_line)
-				goto too_long;
 			if (i + 1 == p->len)
 				break;
 			if (b[i + 1] != '\n') {
@@ -124,8 +104,10 @@ static int parse_line_end(struct parser *p, size_t pos, size_t *eol)
 			parse_fail(p->out, 400, "control character in request head");
 			return -1;
 		}
-		if (i + 1 - pos > p->max_line)
-			goto too_long;
+		if (i + 1 - pos > p->max_line) {
+			parse_fail(p->out, 431, too_long);
+			return -1;
+		}
 	}
 	/* Incomplete: the head will end after len, so once len reaches
 	 * max_head it can no longer fit. Answering now bounds the buffer. */
@@ -134,10 +116,6 @@ static int parse_line_end(struct parser *p, size_t pos, size_t *eol)
 		return -1;
 	}
 	return 0;
-
-too_long:
-	parse_fail(p->out, 431, pos == 0 ? "request line too long" : "header line too long");
-	return -1;
 }
 
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
@@ -443,11 +421,9 @@ enum http_parse http_head_parse(const char *buf, size_t len,
 	while (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
 		pos += 2;
 
-	e = parse_line_end(&p, pos, &eol);
+	e = parse_line_end(&p, pos, "request line too long", &eol);
 	if (e <= 0)
 		return e < 0 ? HTTP_PARSE_ERROR : HTTP_PARSE_MORE;
-	/* Line lengths are measured from the line start, but the 431 reason
-	 * for line 0 must name the request line even after skipped CRLFs. */
 	if (eol + 2 > p.max_head)
 		return parse_fail(out, 431, "request head too large");
 	r = parse_request_line(&p, pos, eol);
@@ -456,7 +432,7 @@ enum http_parse http_head_parse(const char *buf, size_t len,
 	pos = eol + 2;
 
 	for (;;) {
-		e = parse_line_end(&p, pos, &eol);
+		e = parse_line_end(&p, pos, "header line too long", &eol);
 		if (e <= 0)
 			return e < 0 ? HTTP_PARSE_ERROR : HTTP_PARSE_MORE;
 		if (eol + 2 > p.max_head)
@@ -562,7 +538,7 @@ static const char *status_text(int status)
 	}
 }
 
-/* JSON string body (RFC 8259 §7). out NULL: only measure. */
+/* JSON string contents (RFC 8259 §7); returns the escaped length. w NULL: only measure. */
 static size_t json_escape(const char *msg, struct writer *w)
 {
 	size_t n = 0;
@@ -661,7 +637,7 @@ static bool chunked_step(struct http_chunked *c, unsigned char b)
 {
 	switch (c->state) {
 	case CH_SIZE:
-		if (cclass[b] & CC_HEX) {
+		if (is_hex(b)) {
 			/* 16 hex digits fill a uint64_t: more (even leading
 			 * zeros) is refused, as Go's net/http does. */
 			if (++c->digits > 16)
@@ -762,15 +738,11 @@ enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_
 {
 	size_t i = 0;
 
-	if (c->state == CH_DONE) {
+	if (c->state == CH_DONE || c->state == CH_ERROR) {
 		*used = 0;
-		return HTTP_CHUNK_DONE;
+		return c->state == CH_DONE ? HTTP_CHUNK_DONE : HTTP_CHUNK_ERROR;
 	}
 	while (i < len) {
-		if (c->state == CH_ERROR) {
-			*used = i;
-			return HTTP_CHUNK_ERROR;
-		}
 		if (c->state == CH_DATA) {
 			size_t n = len - i;
 
@@ -794,5 +766,5 @@ enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_
 		}
 	}
 	*used = i;
-	return c->state == CH_ERROR ? HTTP_CHUNK_ERROR : HTTP_CHUNK_MORE;
+	return HTTP_CHUNK_MORE;
 }
