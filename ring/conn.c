@@ -239,6 +239,22 @@ static void conn_head_done(struct conn *c, const struct http_head *h)
 	conn_body_done(c);
 }
 
+static bool conn_head_may_end(struct conn *c)
+{
+	uint32_t from = c->head_scan > c->in_start + 2 ? c->head_scan - 2 : c->in_start;
+	const char *p = c->in + from, *end = c->in + c->in_end;
+
+	c->head_scan = c->in_end;
+	if (c->in_end - c->in_start >= CONN_IN_CAP)
+		return true;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) && p + 1 < end) {
+		if (p[1] == '\n' || (p[1] == '\r' && p + 2 < end && p[2] == '\n'))
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /* Move what the in buffer holds into the out buffer, as far as framing and
  * space allow. Returns false when the conn failed. */
 static bool conn_up_process(struct conn *c)
@@ -254,6 +270,11 @@ static bool conn_up_process(struct conn *c)
 		space = CONN_OUT_CAP - c->out_end;
 		switch (c->req) {
 		case REQ_HEAD:
+			/* The parser keeps no state, so re-running it on every read
+			 * of a trickled head would be quadratic: wait for a possible
+			 * end of head (LF LF, or LF CR LF) or a full buffer. */
+			if (!conn_head_may_end(c))
+				return true;
 			pr = http_head_parse(c->in + c->in_start, avail, &c->ring->cfg->limits, &h);
 			if (pr == HTTP_PARSE_ERROR) {
 				conn_fail(c, h.status, h.reason);
@@ -284,6 +305,7 @@ static bool conn_up_process(struct conn *c)
 			}
 			c->out_end += (uint32_t)w;
 			c->in_start += (uint32_t)h.head_len;
+			c->head_scan = c->in_start;
 			conn_head_done(c, &h);
 			break;
 		case REQ_BODY:
@@ -327,7 +349,7 @@ static bool conn_up_process(struct conn *c)
 		}
 	}
 	if (c->in_start == c->in_end)
-		c->in_start = c->in_end = 0;
+		c->in_start = c->in_end = c->head_scan = 0;
 	return true;
 }
 
@@ -394,6 +416,7 @@ static void conn_up_next(struct conn *c)
 	if (c->in_start > 0) {
 		memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
 		c->in_end -= c->in_start;
+		c->head_scan = c->head_scan > c->in_start ? c->head_scan - c->in_start : 0;
 		c->in_start = 0;
 	}
 	c->up_busy = true;

@@ -44,6 +44,7 @@ struct conn {
 	struct pipe_pair *up_pipe, *down_pipe;
 	uint32_t up_pipe_len, down_pipe_len;
 	uint32_t in_start, in_end, out_start, out_end;
+	uint32_t head_scan;           /* in[] before this was searched for an end of head */
 	uint32_t err_start, err_len;
 	char *in, *out;
 	char err[CONN_ERR_CAP];
