@@ -169,16 +169,27 @@ void conn_reap(struct ring *r)
 	}
 }
 
-/* ---- dockmux's own error answers ---- */
+/* ---- dockmux's own error answers ----
+ * failing: relay what the daemon still sends for earlier requests until its
+ * EOF (its write side was shut), then send our error, shut our write side and
+ * read the client until it closes. Closing with unread input would make the
+ * kernel report ECONNRESET/EPIPE to the client instead of our answer. */
 
 static void conn_err_next(struct conn *c)
 {
 	struct io_uring_sqe *sqe;
 
 	if (c->closing || c->down_busy)
-		return;   /* the down chain ends first: never interleave bytes */
+		return;   /* never interleave with daemon bytes */
 	if (c->err_start >= c->err_len) {
-		conn_close(c);
+		if (c->client_eof) {
+			conn_close(c);
+			return;
+		}
+		if (!c->err_sent) {
+			c->err_sent = true;
+			shutdown(c->cfd, SHUT_WR);
+		}
 		return;
 	}
 	c->down_busy = true;
@@ -187,8 +198,7 @@ static void conn_err_next(struct conn *c)
 			   MSG_NOSIGNAL);
 }
 
-/* Answer the client with Docker's JSON error and close. The upstream side
- * is shut at once so no response bytes race with ours. */
+/* Answer the client with Docker's JSON error, then close (see above). */
 static void conn_fail(struct conn *c, int status, const char *msg)
 {
 	ssize_t n;
@@ -197,8 +207,6 @@ static void conn_fail(struct conn *c, int status, const char *msg)
 		return;
 	c->failing = true;
 	conn_stat_error(c);
-	if (c->ufd >= 0)
-		shutdown(c->ufd, SHUT_RDWR);
 	n = http_error_format(status, msg, c->err, sizeof(c->err));
 	if (n < 0) {
 		conn_close(c);
@@ -206,7 +214,41 @@ static void conn_fail(struct conn *c, int status, const char *msg)
 	}
 	c->err_len = (uint32_t)n;
 	c->err_start = 0;
-	conn_err_next(c);
+	if (c->connected && !c->down_eof)
+		shutdown(c->ufd, SHUT_WR);
+	else
+		c->up_dead = true;
+	conn_up_next(c);
+	conn_down_next(c);
+}
+
+/* While failing, the request direction only reads and discards. */
+static void conn_drain_next(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->closing || c->up_busy || c->client_eof)
+		return;
+	c->in_start = c->in_end = 0;
+	c->up_busy = true;
+	sqe = conn_sqe(c, OP_C_RECV);
+	io_uring_prep_recv(sqe, c->cfd, c->in, CONN_IN_CAP, 0);
+}
+
+static void conn_drain_complete(struct conn *c, int res)
+{
+	if (res <= 0) {
+		c->client_eof = true;
+		if (c->err_start >= c->err_len || res < 0)
+			conn_close(c);
+		return;
+	}
+	c->drained += (uint32_t)res;
+	if (c->drained > CONN_DRAIN_MAX) {
+		conn_close(c);
+		return;
+	}
+	conn_drain_next(c);
 }
 
 /* ---- request direction ---- */
@@ -358,7 +400,11 @@ static void conn_up_next(struct conn *c)
 	struct io_uring_sqe *sqe;
 	uint64_t len;
 
-	if (c->closing || c->failing || c->up_busy)
+	if (c->failing) {
+		conn_drain_next(c);
+		return;
+	}
+	if (c->closing || c->up_busy)
 		return;
 	for (;;) {
 		if (c->out_start < c->out_end) {
@@ -444,6 +490,14 @@ static void conn_up_complete(struct conn *c, enum ring_op op, int res)
 	c->up_busy = false;
 	if (c->closing)
 		return;
+	if (c->failing) {
+		/* Whatever was in flight when we failed: its data is dropped. */
+		if (op == OP_C_RECV || op == OP_C_SPLICE_IN)
+			conn_drain_complete(c, res == -EAGAIN ? 1 : res);
+		else
+			conn_drain_next(c);
+		return;
+	}
 	if (res == -EAGAIN && op == OP_C_SPLICE_IN) {
 		conn_up_next(c);    /* spurious wake-up: poll again */
 		return;
@@ -498,13 +552,13 @@ static void conn_down_next(struct conn *c)
 {
 	if (c->closing || c->down_busy)
 		return;
-	if (c->failing) {
-		conn_err_next(c);
-		return;
-	}
 	if (c->down_pipe_len > 0) {
 		c->down_busy = true;
 		conn_splice(c, c->down_pipe->rfd, c->cfd, c->down_pipe_len, OP_C_SPLICE_OUT);
+		return;
+	}
+	if (c->failing && (c->down_eof || c->up_dead || !c->connected)) {
+		conn_err_next(c);
 		return;
 	}
 	if (c->down_eof) {
@@ -520,7 +574,9 @@ static void conn_down_next(struct conn *c)
 		return;
 	}
 	if (!c->down_pipe && !(c->down_pipe = ring_pipe_get(c->ring))) {
+		c->up_dead = true;
 		conn_fail(c, 503, "dockmux: out of pipes");
+		conn_err_next(c);
 		return;
 	}
 	c->down_busy = true;
@@ -533,10 +589,6 @@ static void conn_down_complete(struct conn *c, enum ring_op op, int res)
 	c->down_busy = false;
 	if (c->closing)
 		return;
-	if (c->failing) {
-		conn_err_next(c);
-		return;
-	}
 	if (res == -EAGAIN && op == OP_U_SPLICE_IN) {
 		conn_down_next(c);
 		return;
@@ -548,6 +600,11 @@ static void conn_down_complete(struct conn *c, enum ring_op op, int res)
 		return;
 	}
 	if (res < 0) {
+		if (c->failing && op == OP_U_SPLICE_IN) {
+			c->up_dead = true;    /* the daemon side broke: just answer */
+			conn_down_next(c);
+			return;
+		}
 		conn_io_error(c, "response direction", res);
 		return;
 	}
@@ -561,7 +618,7 @@ static void conn_down_complete(struct conn *c, enum ring_op op, int res)
 			c->ctr->stats.bytes_down += (uint64_t)res;
 	}
 	/* Both halves of a tunnel finished: the conn is done. */
-	if (c->down_eof && c->down_pipe_len == 0 && c->req == REQ_EOF) {
+	if (!c->failing && c->down_eof && c->down_pipe_len == 0 && c->req == REQ_EOF) {
 		conn_close(c);
 		return;
 	}
@@ -576,6 +633,13 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 	case OP_CONNECT:
 		if (c->closing)
 			return;
+		if (c->failing) {
+			/* Failed before the daemon answered the connect: only our
+			 * error goes to the client. */
+			c->up_dead = true;
+			conn_down_next(c);
+			return;
+		}
 		if (res < 0) {
 			ring_log(c->ring, 4, "upstream %s unreachable: %s",
 				 c->ring->cfg->upstream.sun_path, strerror(-res));
@@ -608,6 +672,7 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 		}
 		c->err_start += (uint32_t)res;
 		conn_err_next(c);
+		conn_drain_next(c);
 		return;
 	case OP_C_POLLIN:
 	case OP_U_POLLOUT:

@@ -12,6 +12,8 @@
 #define CONN_IN_CAP HTTP_DEFAULT_MAX_HEAD
 #define CONN_OUT_CAP (HTTP_DEFAULT_MAX_HEAD + DMX_TOKEN_MAX + 512)
 #define CONN_ERR_CAP 512
+/* After an error answer, read at most this much more before closing hard. */
+#define CONN_DRAIN_MAX (1024 * 1024)
 /* Bodies with at least this many bytes still to come go by splice. */
 #define CONN_SPLICE_MIN (16 * 1024)
 
@@ -37,6 +39,8 @@ struct conn {
 	bool client_eof;              /* the client shut its write side */
 	bool down_eof;
 	bool failing;                 /* sending dockmux's own error, then close */
+	bool err_sent;                /* ... sent, and our write side shut */
+	bool up_dead;                 /* nothing more will come from the daemon */
 
 	enum conn_req req;
 	uint64_t body_left;
@@ -46,6 +50,7 @@ struct conn {
 	uint32_t in_start, in_end, out_start, out_end;
 	uint32_t head_scan;           /* in[] before this was searched for an end of head */
 	uint32_t err_start, err_len;
+	uint32_t drained;             /* bytes discarded after failing */
 	char *in, *out;
 	char err[CONN_ERR_CAP];
 };
