@@ -121,6 +121,20 @@ static int dmx_engine_cfg(const struct dmx_config *cfg, struct engine_cfg *ec)
 	ec->socket_uid = cfg->socket_uid;
 	ec->socket_gid = cfg->socket_gid;
 	http_limits_default(&ec->limits);
+	if (cfg->max_line)
+		ec->limits.max_line = cfg->max_line;
+	if (cfg->max_head) {
+		if (cfg->max_head > 1024 * 1024 || cfg->max_head < 1024)
+			return -EINVAL;
+		ec->limits.max_head = cfg->max_head;
+	}
+	if (ec->limits.max_line > ec->limits.max_head)
+		return -EINVAL;
+	ec->max_body = cfg->max_body;
+	ec->head_timeout_ms = cfg->head_timeout_ms ? cfg->head_timeout_ms : 30000;
+	ec->max_conns = cfg->max_conns ? cfg->max_conns : 1024;
+	ec->in_cap = ec->limits.max_head;
+	ec->out_cap = ec->limits.max_head + DMX_TOKEN_MAX + 512;
 	ec->log = cfg->log;
 	ec->log_userdata = cfg->log_userdata;
 	return 0;

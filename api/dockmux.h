@@ -46,6 +46,13 @@ struct dmx_config {
 	gid_t       socket_gid;    /* group of container sockets; (gid_t)-1: unchanged */
 	dmx_log_fn  log;           /* optional */
 	void       *log_userdata;
+	/* Limits on what a container may send (it is untrusted). */
+	unsigned    max_line;      /* longest request or header line; 0: 8 KiB (over: 431) */
+	unsigned    max_head;      /* longest request head; 0: 64 KiB, at most 1 MiB (over: 431) */
+	uint64_t    max_body;      /* longest request body; 0: unlimited (over: 413) */
+	unsigned    head_timeout_ms; /* a head must arrive within this; 0: 30000 (then 408).
+	                            * Bodies, responses and hijacked streams have no timeout. */
+	unsigned    max_conns;     /* open connections per container; 0: 1024 (over: 503) */
 };
 
 /* Fill cfg with defaults (all fields as documented above, uid/gid -1). */
@@ -66,10 +73,34 @@ int dmx_path(const dmx *d, const char *key, char *buf, size_t cap);
  * a handle: what `dockmux path` uses. */
 int dmx_path_in(const char *socket_dir, const char *key, char *buf, size_t cap);
 
+/* Optional per-container policy, given at spawn. All-zero: allow everything
+ * (the upstream enforces the token's scope). */
+struct dmx_policy {
+	int         read_only;     /* only GET and HEAD */
+	const char *allow;         /* NULL: every API area; else a comma list of areas:
+	                            * ping,version,info,events,system,containers,exec,images,
+	                            * build,networks,volumes,plugins,swarm,nodes,services,
+	                            * tasks,secrets,configs,distribution */
+	const char *deny;          /* NULL: none; else ';'-separated rules "[METHOD ]/path",
+	                            * where '*' matches one segment and a final '**' any
+	                            * rest (examples in README.md) */
+	const uid_t *uids;         /* peers (SO_PEERCRED uid) allowed to connect; */
+	size_t      nuids;         /* 0: any */
+};
+
 /* Create (or find) the container's socket, listening before this returns.
  * Idempotent per key; a different token rotates the token for new requests.
  * -EEXIST when another key with the same hash already owns the path. */
 int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap);
+
+/* dmx_spawn with a policy (NULL: none). On an existing key the policy is
+ * replaced for new requests, like the token. -EINVAL names no reason: use
+ * dmx_policy_check to get a message for a bad policy. */
+int dmx_spawn_policy(dmx *d, const char *key, const char *token, const struct dmx_policy *policy,
+		     char *path_out, size_t cap);
+
+/* Validate a policy without spawning: 0, or -EINVAL with a static message in *why. */
+int dmx_policy_check(const struct dmx_policy *policy, const char **why);
 
 /* Close the listener and every connection of key, unlink its socket, wipe its
  * token. Unknown key: 0. */

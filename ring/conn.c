@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mimalloc.h>
@@ -57,23 +58,106 @@ static void conn_stat_error(struct conn *c)
 		c->ctr->stats.errors++;
 }
 
+static uint64_t conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The head timeout runs from the first byte of a head (or from accept, for
+ * the first request) to its end. An idle keep-alive connection between
+ * requests has no timer: no per-connection CPU while nothing happens. */
+static void conn_head_timer_start(struct conn *c)
+{
+	if (c->head_deadline == 0)
+		c->head_deadline = conn_now_ms() + c->ring->cfg->head_timeout_ms;
+}
+
+static void conn_head_timer_stop(struct conn *c)
+{
+	c->head_deadline = 0;
+}
+
+/* Issue the recv of a head, linked to a timeout when a head is under way.
+ * A deadline already passed still gets a 1 ms timer: one code path. */
+static void conn_recv_head(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t now, left;
+
+	sqe = conn_sqe(c, OP_C_RECV);
+	io_uring_prep_recv(sqe, c->cfd, c->in + c->in_end,
+			   (unsigned)(c->ring->cfg->in_cap - c->in_end), 0);
+	if (c->head_deadline == 0)
+		return;
+	now = conn_now_ms();
+	left = c->head_deadline > now ? c->head_deadline - now : 1;
+	sqe->flags |= IOSQE_IO_LINK;
+	c->head_ts.tv_sec = (long long)(left / 1000);
+	c->head_ts.tv_nsec = (long long)(left % 1000) * 1000000;
+	sqe = conn_sqe(c, OP_HEAD_TIMEOUT);
+	io_uring_prep_link_timeout(sqe, &c->head_ts, 0);
+}
+
+/* Refuse a connection before allocating anything for it: a container that
+ * floods its socket costs one small send and a close. */
+static void conn_refuse(struct ring *r, struct container *ctr, int cfd, int status,
+			const char *msg)
+{
+	char buf[CONN_ERR_CAP];
+	ssize_t n = http_error_format(status, msg, buf, sizeof(buf));
+
+	if (n > 0)
+		(void)send(cfd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(cfd, SHUT_WR);
+	close(cfd);
+	ctr->stats.errors++;
+	ring_log(r, 6, "refused connection path=%s status=%d: %s", ctr->path, status, msg);
+}
+
+static bool conn_uid_allowed(const struct container *ctr, uid_t uid)
+{
+	if (ctr->nuids == 0)
+		return true;
+	for (size_t i = 0; i < ctr->nuids; i++)
+		if (ctr->uids[i] == uid)
+			return true;
+	return false;
+}
+
 void conn_start(struct ring *r, struct container *ctr, int cfd)
 {
 	struct io_uring_sqe *sqe;
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cred);
 	struct conn *c;
 
+	/* SO_PEERCRED: who connected, as the kernel saw it at connect(). */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		cred.uid = (uid_t)-1;
+	if (!conn_uid_allowed(ctr, cred.uid)) {
+		conn_refuse(r, ctr, cfd, 403, "dockmux: this user may not use this socket");
+		return;
+	}
+	if (ctr->stats.conns_active >= r->cfg->max_conns) {
+		conn_refuse(r, ctr, cfd, 503, "dockmux: too many connections on this socket");
+		return;
+	}
 	c = mi_zalloc_aligned(sizeof(*c), 32);
 	if (!c) {
 		close(cfd);
 		ctr->stats.errors++;
 		return;
 	}
-	c->in = mi_malloc(CONN_IN_CAP);
-	c->out = mi_malloc(CONN_OUT_CAP);
 	c->ring = r;
 	c->ctr = ctr;
 	c->cfd = cfd;
 	c->ufd = -1;
+	c->peer = cred;
+	c->in = mi_malloc(r->cfg->in_cap);
+	c->out = mi_malloc(r->cfg->out_cap);
 	c->next = ctr->conns;
 	if (ctr->conns)
 		ctr->conns->prev = c;
@@ -84,6 +168,7 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 		conn_fail(c, 503, "dockmux: out of memory");
 		return;
 	}
+	conn_head_timer_start(c);
 	c->ufd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->ufd < 0) {
 		ring_log(r, 4, "upstream socket: %s", strerror(errno));
@@ -146,7 +231,7 @@ static void conn_free(struct conn *c)
 	ring_pipe_put(r, c->down_pipe, c->down_pipe_len == 0);
 	/* The out buffer held the token line: wipe it. */
 	if (c->out)
-		explicit_bzero(c->out, CONN_OUT_CAP);
+		explicit_bzero(c->out, c->ring->cfg->out_cap);
 	mi_free(c->in);
 	mi_free(c->out);
 	mi_free(c);
@@ -232,7 +317,7 @@ static void conn_drain_next(struct conn *c)
 	c->in_start = c->in_end = 0;
 	c->up_busy = true;
 	sqe = conn_sqe(c, OP_C_RECV);
-	io_uring_prep_recv(sqe, c->cfd, c->in, CONN_IN_CAP, 0);
+	io_uring_prep_recv(sqe, c->cfd, c->in, c->ring->cfg->in_cap, 0);
 }
 
 static void conn_drain_complete(struct conn *c, int res)
@@ -261,6 +346,8 @@ static void conn_body_done(struct conn *c)
 static void conn_head_done(struct conn *c, const struct http_head *h)
 {
 	c->upgrade_after = h->upgrade;
+	c->body_total = 0;
+	conn_head_timer_stop(c);
 	if (c->ctr)
 		c->ctr->stats.requests++;
 	switch (h->body) {
@@ -287,7 +374,7 @@ static bool conn_head_may_end(struct conn *c)
 	const char *p = c->in + from, *end = c->in + c->in_end;
 
 	c->head_scan = c->in_end;
-	if (c->in_end - c->in_start >= CONN_IN_CAP)
+	if (c->in_end - c->in_start >= c->ring->cfg->in_cap)
 		return true;
 	while ((p = memchr(p, '\n', (size_t)(end - p))) && p + 1 < end) {
 		if (p[1] == '\n' || (p[1] == '\r' && p + 2 < end && p[2] == '\n'))
@@ -295,6 +382,18 @@ static bool conn_head_may_end(struct conn *c)
 		p++;
 	}
 	return false;
+}
+
+/* Checks on a parsed head before any of it goes upstream. */
+static bool conn_head_allowed(struct conn *c, const struct http_head *h)
+{
+	uint64_t cap = c->ring->cfg->max_body;
+
+	if (cap && h->body == HTTP_BODY_LENGTH && h->content_length > cap) {
+		conn_fail(c, 413, "request body larger than this socket allows");
+		return false;
+	}
+	return true;
 }
 
 /* Move what the in buffer holds into the out buffer, as far as framing and
@@ -309,7 +408,7 @@ static bool conn_up_process(struct conn *c)
 
 	while (c->in_start < c->in_end && !c->failing) {
 		avail = c->in_end - c->in_start;
-		space = CONN_OUT_CAP - c->out_end;
+		space = c->ring->cfg->out_cap - c->out_end;
 		switch (c->req) {
 		case REQ_HEAD:
 			/* The parser keeps no state, so re-running it on every read
@@ -323,7 +422,7 @@ static bool conn_up_process(struct conn *c)
 				return false;
 			}
 			if (pr == HTTP_PARSE_MORE) {
-				if (avail == CONN_IN_CAP) {
+				if (avail == c->ring->cfg->in_cap) {
 					conn_fail(c, 431, "request header fields too large");
 					return false;
 				}
@@ -333,6 +432,8 @@ static bool conn_up_process(struct conn *c)
 				conn_close(c);
 				return false;
 			}
+			if (!conn_head_allowed(c, &h))
+				return false;
 			w = http_head_rewrite(c->in + c->in_start, &h,
 					      c->ring->cfg->token_header,
 					      c->ring->cfg->token_header_len,
@@ -370,6 +471,12 @@ static bool conn_up_process(struct conn *c)
 			cr = http_chunked_feed(&c->chunked, c->in + c->in_start, n, &used);
 			if (cr == HTTP_CHUNK_ERROR) {
 				conn_fail(c, 400, "malformed chunked request body");
+				return false;
+			}
+			c->body_total += used;
+			if (c->ring->cfg->max_body && c->body_total > c->ring->cfg->max_body) {
+				/* Framing bytes count too: a cap is a cap. */
+				conn_fail(c, 413, "request body larger than this socket allows");
 				return false;
 			}
 			memcpy(c->out + c->out_end, c->in + c->in_start, used);
@@ -466,8 +573,14 @@ static void conn_up_next(struct conn *c)
 		c->in_start = 0;
 	}
 	c->up_busy = true;
+	if (c->req == REQ_HEAD) {
+		if (c->in_end > c->in_start)
+			conn_head_timer_start(c);
+		conn_recv_head(c);
+		return;
+	}
 	sqe = conn_sqe(c, OP_C_RECV);
-	io_uring_prep_recv(sqe, c->cfd, c->in + c->in_end, CONN_IN_CAP - c->in_end, 0);
+	io_uring_prep_recv(sqe, c->cfd, c->in + c->in_end, (unsigned)(c->ring->cfg->in_cap - c->in_end), 0);
 }
 
 static void conn_client_eof(struct conn *c)
@@ -508,12 +621,19 @@ static void conn_up_complete(struct conn *c, enum ring_op op, int res)
 				 c->up_pipe_len, OP_U_SPLICE_OUT);
 		return;
 	}
+	if (res == -ECANCELED && op == OP_C_RECV && c->head_deadline &&
+	    conn_now_ms() >= c->head_deadline) {
+		conn_fail(c, 408, "dockmux: request head not received in time");
+		return;
+	}
 	if (res < 0) {
 		conn_io_error(c, "request direction", res);
 		return;
 	}
 	switch (op) {
 	case OP_C_RECV:
+		if (res > 0 && c->req == REQ_HEAD)
+			conn_head_timer_start(c);
 		if (res == 0)
 			conn_client_eof(c);
 		c->in_end += (uint32_t)res;
@@ -674,6 +794,7 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 		conn_err_next(c);
 		conn_drain_next(c);
 		return;
+	case OP_HEAD_TIMEOUT:
 	case OP_C_POLLIN:
 	case OP_U_POLLOUT:
 	case OP_U_POLLIN:

@@ -9,8 +9,6 @@
 
 #include "ring.h"
 
-#define CONN_IN_CAP HTTP_DEFAULT_MAX_HEAD
-#define CONN_OUT_CAP (HTTP_DEFAULT_MAX_HEAD + DMX_TOKEN_MAX + 512)
 #define CONN_ERR_CAP 512
 /* After an error answer, read at most this much more before closing hard. */
 #define CONN_DRAIN_MAX (1024 * 1024)
@@ -44,6 +42,10 @@ struct conn {
 
 	enum conn_req req;
 	uint64_t body_left;
+	uint64_t body_total;          /* bytes of the current chunked body, for max_body */
+	uint64_t head_deadline;       /* CLOCK_MONOTONIC ms; 0: no head under way */
+	struct __kernel_timespec head_ts;  /* read by the kernel at submit */
+	struct ucred peer;            /* SO_PEERCRED at accept */
 	struct http_chunked chunked;
 	struct pipe_pair *up_pipe, *down_pipe;
 	uint32_t up_pipe_len, down_pipe_len;

@@ -30,6 +30,10 @@ struct engine_cfg {
 	uid_t socket_uid;
 	gid_t socket_gid;
 	struct http_limits limits;
+	uint64_t max_body;            /* 0: unlimited */
+	unsigned head_timeout_ms;
+	unsigned max_conns;           /* per container */
+	size_t in_cap, out_cap;       /* conn buffers, from limits.max_head */
 	dmx_log_fn log;
 	void *log_userdata;
 };
@@ -96,6 +100,7 @@ enum ring_op {
 	OP_C_POLLOUT,
 	OP_C_SPLICE_OUT,     /* down pipe -> client */
 	OP_C_SEND,           /* dockmux's own error response */
+	OP_HEAD_TIMEOUT,     /* linked to a head recv */
 	OP_CANCEL,
 	OP_MAX
 };
@@ -131,6 +136,8 @@ struct container {
 	size_t token_len;
 	struct conn *conns;           /* doubly linked via conn->prev/next */
 	struct dmx_stats stats;
+	uid_t *uids;                  /* allowed peer uids; nuids 0: any */
+	size_t nuids;
 	struct container *reap_next;
 	char path[DMX_PATH_MAX];
 	char key[];
