@@ -1,12 +1,14 @@
 /* ring/conn.h: one proxied connection, container <-> upstream daemon.
- * The request direction parses each head, swaps in the container's token and
- * frames bodies; the response direction is byte-transparent splice. After an
- * upgrade request the request direction becomes a raw splice tunnel too, with
- * half-close forwarded both ways. A conn lives on its container's ring only.
+ * conn.c: life cycle and dockmux's own error answers; conn_up.c: the request
+ * direction (parse each head, swap in the token, frame bodies); conn_down.c:
+ * the response direction (follow response framing, forward bytes verbatim,
+ * bodies by splice). After an accepted upgrade both directions are raw splice
+ * tunnels with half-close. A conn lives on its container's ring only.
  */
 #ifndef DMX_RING_CONN_H
 #define DMX_RING_CONN_H
 
+#include "resp.h"
 #include "ring.h"
 
 #define CONN_ERR_CAP 512
@@ -19,7 +21,8 @@ enum conn_req {
 	REQ_HEAD,        /* reading a request head */
 	REQ_BODY,        /* body_left bytes of Content-Length body */
 	REQ_CHUNKED,     /* chunked body, framed by http_chunked */
-	REQ_TUNNEL,      /* after an upgrade: raw bytes */
+	REQ_UPGRADE_WAIT,/* an upgrade request went up: wait for the daemon's verdict */
+	REQ_TUNNEL,      /* after an accepted upgrade: raw bytes */
 	REQ_EOF,         /* client sent EOF; upstream write side shut */
 };
 
@@ -36,6 +39,8 @@ struct conn {
 	bool up_busy, down_busy;      /* one op chain per direction at a time */
 	bool client_eof;              /* the client shut its write side */
 	bool down_eof;
+	bool down_tunnel;             /* the daemon accepted an upgrade: raw from here */
+	bool d_partial;               /* dbuf ends in an incomplete response head */
 	bool failing;                 /* sending dockmux's own error, then close */
 	bool err_sent;                /* ... sent, and our write side shut */
 	bool up_dead;                 /* nothing more will come from the daemon */
@@ -53,7 +58,9 @@ struct conn {
 	uint32_t head_scan;           /* in[] before this was searched for an end of head */
 	uint32_t err_start, err_len;
 	uint32_t drained;             /* bytes discarded after failing */
-	char *in, *out;
+	struct resp_tracker track;    /* response framing, one entry per request sent */
+	uint32_t d_end, d_fed, d_sent; /* dbuf: received, framed, sent to the client */
+	char *in, *out, *dbuf;
 	char err[CONN_ERR_CAP];
 };
 
@@ -65,5 +72,29 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags);
 void conn_close(struct conn *c);
 /* Free closed conns whose SQEs have all completed. */
 void conn_reap(struct ring *r);
+
+/* ---- internal to conn*.c ---- */
+#define CONN_DBUF_CAP RESP_MAX_HEAD   /* a response head must fit whole */
+#define CONN_SPLICE_MAX (1u << 30)
+
+struct io_uring_sqe *conn_sqe(struct conn *c, enum ring_op op);
+void conn_poll_splice(struct conn *c, int pollfd, unsigned mask, enum ring_op pop,
+		      int in, int out, unsigned len, enum ring_op sop);
+void conn_splice(struct conn *c, int in, int out, unsigned len, enum ring_op sop);
+void conn_stat_error(struct conn *c);
+void conn_io_error(struct conn *c, const char *what, int res);
+void conn_fail(struct conn *c, int status, const char *msg);
+void conn_err_next(struct conn *c);
+void conn_drain_next(struct conn *c);
+void conn_drain_complete(struct conn *c, int res);
+void conn_head_timer_start(struct conn *c);
+
+void conn_up_next(struct conn *c);
+void conn_up_complete(struct conn *c, enum ring_op op, int res);
+/* The daemon answered the pending upgrade: accepted (tunnel) or not. */
+void conn_up_upgrade_done(struct conn *c, bool accepted);
+
+void conn_down_next(struct conn *c);
+void conn_down_complete(struct conn *c, enum ring_op op, int res);
 
 #endif

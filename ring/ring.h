@@ -100,6 +100,8 @@ enum ring_op {
 	OP_C_POLLOUT,
 	OP_C_SPLICE_OUT,     /* down pipe -> client */
 	OP_C_SEND,           /* dockmux's own error response */
+	OP_U_RECV,           /* daemon -> dbuf (heads, chunked bodies) */
+	OP_D_SEND,           /* dbuf -> client */
 	OP_HEAD_TIMEOUT,     /* linked to a head recv */
 	OP_CANCEL,
 	OP_MAX
