@@ -293,13 +293,7 @@ DMX_PUBLIC int dmx_stats(dmx *d, const char *key, struct dmx_stats *out)
 		ret = engine_call(d->engine, i, &cmd);
 		if (ret < 0)
 			return ret;
-		total.containers += cmd.stats.containers;
-		total.conns_accepted += cmd.stats.conns_accepted;
-		total.conns_active += cmd.stats.conns_active;
-		total.requests += cmd.stats.requests;
-		total.bytes_up += cmd.stats.bytes_up;
-		total.bytes_down += cmd.stats.bytes_down;
-		total.errors += cmd.stats.errors;
+		ring_stats_add(&total, &cmd.stats);
 	}
 	*out = total;
 	return 0;

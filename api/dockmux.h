@@ -114,6 +114,9 @@ struct dmx_stats {
 	uint64_t bytes_up;            /* container -> daemon */
 	uint64_t bytes_down;          /* daemon -> container */
 	uint64_t errors;              /* 4xx/5xx answered by dockmux itself, I/O errors */
+	uint64_t responses[6];        /* responses seen by class: [1] 1xx ... [5] 5xx, the
+	                               * daemon's and dockmux's own; [0] unused */
+	uint64_t denied;              /* requests refused by the policy (403) */
 };
 
 /* Counters of one container (key != NULL; -ENOENT if unknown), or the

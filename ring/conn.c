@@ -47,6 +47,12 @@ void conn_splice(struct conn *c, int in, int out, unsigned len, enum ring_op sop
 	io_uring_prep_splice(sqe, in, -1, out, -1, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 }
 
+void conn_stat_status(struct conn *c, int status)
+{
+	if (c->ctr && status >= 100 && status < 600)
+		c->ctr->stats.responses[status / 100]++;
+}
+
 void conn_stat_error(struct conn *c)
 {
 	if (c->ctr)
@@ -66,6 +72,7 @@ static void conn_refuse(struct ring *r, struct container *ctr, int cfd, int stat
 	shutdown(cfd, SHUT_WR);
 	close(cfd);
 	ctr->stats.errors++;
+	ctr->stats.responses[status / 100]++;
 	ring_log(r, 6, "refused connection path=%s status=%d: %s", ctr->path, status, msg);
 }
 
@@ -247,6 +254,7 @@ void conn_fail(struct conn *c, int status, const char *msg)
 		return;
 	c->failing = true;
 	conn_stat_error(c);
+	conn_stat_status(c, status);
 	n = http_error_format(status, msg, c->err, sizeof(c->err));
 	if (n < 0) {
 		conn_close(c);

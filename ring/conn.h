@@ -82,6 +82,7 @@ void conn_poll_splice(struct conn *c, int pollfd, unsigned mask, enum ring_op po
 		      int in, int out, unsigned len, enum ring_op sop);
 void conn_splice(struct conn *c, int in, int out, unsigned len, enum ring_op sop);
 void conn_stat_error(struct conn *c);
+void conn_stat_status(struct conn *c, int status);
 void conn_io_error(struct conn *c, const char *what, int res);
 void conn_fail(struct conn *c, int status, const char *msg);
 void conn_err_next(struct conn *c);

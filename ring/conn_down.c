@@ -15,7 +15,7 @@
 
 static void conn_down_status(struct conn *c, int status)
 {
-	(void)status;
+	conn_stat_status(c, status);
 	/* A response ended: a blocked request direction may go on. */
 	if (c->req == REQ_UPGRADE_WAIT && resp_tracker_outstanding(&c->track) == 0)
 		conn_up_upgrade_done(c, false);

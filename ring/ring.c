@@ -123,7 +123,7 @@ static void ring_pipes_free(struct ring *r)
 	r->npipes = 0;
 }
 
-static void stats_add(struct dmx_stats *to, const struct dmx_stats *from)
+void ring_stats_add(struct dmx_stats *to, const struct dmx_stats *from)
 {
 	to->containers += from->containers;
 	to->conns_accepted += from->conns_accepted;
@@ -132,6 +132,9 @@ static void stats_add(struct dmx_stats *to, const struct dmx_stats *from)
 	to->bytes_up += from->bytes_up;
 	to->bytes_down += from->bytes_down;
 	to->errors += from->errors;
+	for (int i = 0; i < 6; i++)
+		to->responses[i] += from->responses[i];
+	to->denied += from->denied;
 }
 
 /* ---- containers ---- */
@@ -320,7 +323,7 @@ static void container_kill(struct ring *r, struct container *ctr)
 	while (ctr->conns)
 		conn_close(ctr->conns);
 	explicit_bzero(ctr->token_line, ctr->token_len);
-	stats_add(&r->retired, &ctr->stats);
+	ring_stats_add(&r->retired, &ctr->stats);
 	r->retired.containers--;
 	ctr->reap_next = r->reap_ctrs;
 	r->reap_ctrs = ctr;
@@ -350,7 +353,7 @@ static int ring_stats(struct ring *r, struct ring_cmd *cmd)
 	}
 	cmd->stats = r->retired;
 	while ((it = ctab_next(&r->ctab, &pos)))
-		stats_add(&cmd->stats, &((struct container *)it)->stats);
+		ring_stats_add(&cmd->stats, &((struct container *)it)->stats);
 	return 0;
 }
 

@@ -168,6 +168,7 @@ struct io_uring_sqe *ring_sqe(struct ring *r);
 void ring_log(struct ring *r, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 struct pipe_pair *ring_pipe_get(struct ring *r);
+void ring_stats_add(struct dmx_stats *to, const struct dmx_stats *from);
 void ring_pipe_put(struct ring *r, struct pipe_pair *p, bool empty);
 
 #endif
