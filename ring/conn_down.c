@@ -135,7 +135,9 @@ void conn_down_next(struct conn *c)
 		conn_down_eof(c);
 		return;
 	}
-	if (c->down_tunnel || resp_tracker_next(&c->track) == RESP_NEXT_SPLICE) {
+	/* Splice costs an io-wq hop: worth it for bulk, not for a small rest. */
+	if (c->down_tunnel || (resp_tracker_next(&c->track) == RESP_NEXT_SPLICE &&
+			       resp_tracker_body_left(&c->track) >= CONN_SPLICE_MIN)) {
 		if (!c->down_pipe && !(c->down_pipe = ring_pipe_get(c->ring))) {
 			c->up_dead = true;
 			conn_fail(c, 503, "dockmux: out of pipes");
