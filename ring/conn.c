@@ -18,6 +18,9 @@
 
 #include <mimalloc.h>
 
+static int conn_pool_take(struct container *ctr);
+static bool conn_pool_put(struct conn *c);
+
 struct io_uring_sqe *conn_sqe(struct conn *c, enum ring_op op)
 {
 	struct io_uring_sqe *sqe = ring_sqe(c->ring);
@@ -130,6 +133,13 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 		return;
 	}
 	conn_head_timer_start(c);
+	c->ufd = conn_pool_take(ctr);
+	if (c->ufd >= 0) {
+		c->connected = true;
+		conn_up_next(c);
+		conn_down_next(c);
+		return;
+	}
 	c->ufd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->ufd < 0) {
 		ring_log(r, 4, "upstream socket: %s", strerror(errno));
@@ -159,6 +169,46 @@ static void conn_detach(struct conn *c)
 	c->ctr = NULL;
 }
 
+/* ---- the container's pool of idle daemon connections ----
+ * The docker CLI opens a connection per command; reusing the daemon side saves
+ * a connect per request. Per container, not per ring: an upstream that ties
+ * identity to a connection never sees two containers on one. */
+
+/* True when nothing of this conn's exchange is pending on the daemon side. */
+bool conn_pool_idle(const struct conn *c)
+{
+	return c->connected && !c->failing && !c->up_dead && !c->down_tunnel && !c->down_eof &&
+	       c->req == REQ_HEAD && c->in_start == c->in_end &&
+	       c->out_start == c->out_end && c->up_pipe_len == 0 && c->down_pipe_len == 0 &&
+	       c->d_end == 0 && resp_tracker_next(&c->track) == RESP_NEXT_IDLE;
+}
+
+static bool conn_pool_put(struct conn *c)
+{
+	struct container *ctr = c->pool_owner;
+
+	if (!ctr || ctr->dead || ctr->npool >= CTR_POOL || !conn_pool_idle(c))
+		return false;
+	ctr->pool[ctr->npool++] = c->ufd;
+	return true;
+}
+
+/* A parked connection the daemon closed meanwhile reads EOF (or an error):
+ * drop those. EAGAIN means alive and silent. */
+static int conn_pool_take(struct container *ctr)
+{
+	char byte;
+
+	while (ctr->npool > 0) {
+		int fd = ctr->pool[--ctr->npool];
+
+		if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
 void conn_close(struct conn *c)
 {
 	struct io_uring_sqe *sqe;
@@ -166,6 +216,7 @@ void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	c->pool_owner = c->ctr;
 	conn_detach(c);
 	/* shutdown() wakes every poll/recv/send on the sockets at once; the
 	 * cancels catch whatever is still queued. */
@@ -173,9 +224,20 @@ void conn_close(struct conn *c)
 	sqe = conn_sqe(c, OP_CANCEL);
 	io_uring_prep_cancel_fd(sqe, c->cfd, IORING_ASYNC_CANCEL_ALL);
 	if (c->ufd >= 0) {
-		shutdown(c->ufd, SHUT_RDWR);
-		sqe = conn_sqe(c, OP_CANCEL);
-		io_uring_prep_cancel_fd(sqe, c->ufd, IORING_ASYNC_CANCEL_ALL);
+		if (conn_pool_put(c)) {
+			/* Idle means the only op on the daemon side is the down
+			 * chain's recv: cancel exactly that one (by user_data, not
+			 * by fd: the next owner's ops are on the same fd). */
+			if (c->down_busy) {
+				sqe = conn_sqe(c, OP_CANCEL);
+				io_uring_prep_cancel64(sqe, ring_tag(c, OP_U_RECV), 0);
+			}
+			c->ufd = -1;   /* the pool owns it now */
+		} else {
+			shutdown(c->ufd, SHUT_RDWR);
+			sqe = conn_sqe(c, OP_CANCEL);
+			io_uring_prep_cancel_fd(sqe, c->ufd, IORING_ASYNC_CANCEL_ALL);
+		}
 	}
 	c->reap_next = c->ring->reap_conns;
 	c->ring->reap_conns = c;

@@ -29,6 +29,7 @@ enum conn_req {
 struct conn {
 	struct ring *ring;
 	struct container *ctr;        /* NULL once closed */
+	struct container *pool_owner; /* conn_close only: where the daemon side may park */
 	struct conn *prev, *next;     /* the container's list */
 	struct conn *reap_next;
 	int cfd, ufd;
@@ -89,6 +90,7 @@ void conn_err_next(struct conn *c);
 void conn_drain_next(struct conn *c);
 void conn_drain_complete(struct conn *c, int res);
 void conn_head_timer_start(struct conn *c);
+bool conn_pool_idle(const struct conn *c);
 
 void conn_up_next(struct conn *c);
 void conn_up_complete(struct conn *c, enum ring_op op, int res);

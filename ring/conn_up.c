@@ -288,6 +288,11 @@ void conn_up_next(struct conn *c)
 		/* Everything the client sent before its EOF has gone upstream; a
 		 * partial head or truncated body left in `in` is dropped. Then the
 		 * EOF itself travels on as a write shutdown. */
+		if (conn_pool_idle(c)) {
+			/* Between requests: the daemon side can serve someone else. */
+			conn_close(c);
+			return;
+		}
 		c->req = REQ_EOF;
 		if (!c->connected)
 			return;

@@ -322,6 +322,8 @@ static void container_kill(struct ring *r, struct container *ctr)
 	ctr->lfd = -1;
 	while (ctr->conns)
 		conn_close(ctr->conns);
+	while (ctr->npool > 0)
+		close(ctr->pool[--ctr->npool]);
 	explicit_bzero(ctr->token_line, ctr->token_len);
 	ring_stats_add(&r->retired, &ctr->stats);
 	r->retired.containers--;

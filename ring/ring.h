@@ -128,6 +128,8 @@ struct pipe_pair {
 
 struct conn;
 
+#define CTR_POOL 4
+
 struct container {
 	struct ctab_item item;        /* hash + key (points at key below) */
 	struct ring *ring;
@@ -137,6 +139,8 @@ struct container {
 	char *token_line;             /* "<Header>: <prefix><token>\r\n", wiped on change */
 	size_t token_len;
 	struct conn *conns;           /* doubly linked via conn->prev/next */
+	int pool[CTR_POOL];           /* idle daemon connections, see conn.c */
+	unsigned npool;
 	struct dmx_stats stats;
 	uid_t *uids;                  /* allowed peer uids; nuids 0: any */
 	size_t nuids;
