@@ -1,1 +1,490 @@
-/* placeholder: being written */
+/* cmd/control.c: encode/decode of the control-socket protocol (see control.h)
+ * and the small blocking helpers the CLI and daemon share. Decoders treat the
+ * peer as hostile: every length is checked against its bound before anything
+ * is copied or allocated. Who may connect is the daemon's business, not ours.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void ctl_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void ctl_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void ctl_put64(uint8_t *p, uint64_t v)
+{
+	ctl_put32(p, (uint32_t)(v >> 32));
+	ctl_put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t ctl_get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t ctl_get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t ctl_get64(const uint8_t *p)
+{
+	return ((uint64_t)ctl_get32(p) << 32) | ctl_get32(p + 4);
+}
+
+/* The per-op length rules, shared by encode and decode so they cannot drift. */
+static int ctl_key_ok(uint8_t op, size_t key_len)
+{
+	switch (op) {
+	case CTL_OP_SPAWN:
+	case CTL_OP_TEARDOWN:
+		return key_len >= 1 && key_len <= DMX_KEY_MAX ? 0 : -EMSGSIZE;
+	case CTL_OP_LIST:
+		return key_len == 0 ? 0 : -EMSGSIZE;
+	case CTL_OP_STATS:
+		return key_len <= DMX_KEY_MAX ? 0 : -EMSGSIZE;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static int ctl_token_ok(uint8_t op, size_t token_len)
+{
+	if (op == CTL_OP_SPAWN)
+		return token_len >= 1 && token_len <= DMX_TOKEN_MAX ? 0 : -EMSGSIZE;
+	return token_len == 0 ? 0 : -EMSGSIZE;
+}
+
+int ctl_request_size(const struct ctl_request *req)
+{
+	if (ctl_key_ok(req->op, req->key_len) < 0 || ctl_token_ok(req->op, req->token_len) < 0)
+		return -EINVAL;
+	if (memchr(req->key, '\0', req->key_len) || memchr(req->token, '\0', req->token_len))
+		return -EINVAL;
+	return CTL_REQ_HEAD + req->key_len + 4 + (int)req->token_len;
+}
+
+int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap)
+{
+	uint8_t *p = buf;
+	int size = ctl_request_size(req);
+
+	if (size < 0)
+		return size;
+	if ((size_t)size > cap)
+		return -ENOSPC;
+	p[0] = req->op;
+	ctl_put16(p + 1, req->key_len);
+	memcpy(p + CTL_REQ_HEAD, req->key, req->key_len);
+	p += CTL_REQ_HEAD + req->key_len;
+	ctl_put32(p, req->token_len);
+	memcpy(p + 4, req->token, req->token_len);
+	return size;
+}
+
+int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
+{
+	const uint8_t *p = buf;
+	size_t key_len, token_len, off;
+	int ret;
+
+	/* Judge each field as soon as it is visible, so a hostile length fails
+	 * before the reader waits for (or buffers) the bytes it announces. */
+	if (len < 1)
+		return 0;
+	ret = ctl_key_ok(p[0], 0);
+	if (ret == -EOPNOTSUPP)
+		return ret;
+	if (len < CTL_REQ_HEAD)
+		return 0;
+	key_len = ctl_get16(p + 1);
+	ret = ctl_key_ok(p[0], key_len);
+	if (ret < 0)
+		return ret;
+	off = CTL_REQ_HEAD;
+	if (len < off + key_len)
+		return 0;
+	if (memchr(p + off, '\0', key_len))
+		return -EBADMSG;
+	off += key_len;
+	if (len < off + 4)
+		return 0;
+	token_len = ctl_get32(p + off);
+	ret = ctl_token_ok(p[0], token_len);
+	if (ret < 0)
+		return ret;
+	off += 4;
+	if (len < off + token_len)
+		return 0;
+	if (memchr(p + off, '\0', token_len))
+		return -EBADMSG;
+
+	out->op = p[0];
+	out->key_len = (uint16_t)key_len;
+	memcpy(out->key, p + CTL_REQ_HEAD, key_len);
+	out->key[key_len] = '\0';
+	out->token_len = (uint32_t)token_len;
+	memcpy(out->token, p + off, token_len);
+	out->token[token_len] = '\0';
+	return (int)(off + token_len);
+}
+
+int ctl_reply_head_encode(int status, size_t payload_len, uint8_t out[CTL_REPLY_HEAD])
+{
+	if (status > 0 || status < -CTL_ERRNO_MAX || (status < 0 && payload_len) ||
+	    payload_len > CTL_PAYLOAD_MAX)
+		return -EINVAL;
+	ctl_put32(out, (uint32_t)status);
+	ctl_put32(out + 4, (uint32_t)payload_len);
+	return 0;
+}
+
+int ctl_reply_head_decode(const uint8_t in[CTL_REPLY_HEAD], int *status, size_t *payload_len)
+{
+	int32_t st = (int32_t)ctl_get32(in);
+	uint32_t plen = ctl_get32(in + 4);
+
+	if (st > 0 || st < -CTL_ERRNO_MAX || (st < 0 && plen))
+		return -EBADMSG;
+	if (plen > CTL_PAYLOAD_MAX)
+		return -EMSGSIZE;
+	*status = st;
+	*payload_len = plen;
+	return 0;
+}
+
+int ctl_path_decode(const void *payload, size_t len, char *path, size_t cap)
+{
+	if (len == 0 || len >= DMX_PATH_MAX || memchr(payload, '\0', len))
+		return -EBADMSG;
+	if (len + 1 > cap)
+		return -ENOSPC;
+	memcpy(path, payload, len);
+	path[len] = '\0';
+	return 0;
+}
+
+/* The wire order of the stats fields: struct dmx_stats' declaration order. */
+static void ctl_stats_fields(const struct dmx_stats *st, uint64_t v[CTL_STATS_FIELDS])
+{
+	v[0] = st->containers;
+	v[1] = st->conns_accepted;
+	v[2] = st->conns_active;
+	v[3] = st->requests;
+	v[4] = st->bytes_up;
+	v[5] = st->bytes_down;
+	v[6] = st->errors;
+	for (int i = 0; i < 6; i++)
+		v[7 + i] = st->responses[i];
+	v[13] = st->denied;
+}
+
+void ctl_stats_encode(const struct dmx_stats *st, uint8_t out[CTL_STATS_LEN])
+{
+	uint64_t v[CTL_STATS_FIELDS];
+
+	ctl_stats_fields(st, v);
+	for (int i = 0; i < CTL_STATS_FIELDS; i++)
+		ctl_put64(out + 8 * i, v[i]);
+}
+
+int ctl_stats_decode(const void *payload, size_t len, struct dmx_stats *out)
+{
+	const uint8_t *p = payload;
+	struct dmx_stats st;
+
+	if (len != CTL_STATS_LEN)
+		return -EBADMSG;
+	st.containers = ctl_get64(p);
+	st.conns_accepted = ctl_get64(p + 8);
+	st.conns_active = ctl_get64(p + 16);
+	st.requests = ctl_get64(p + 24);
+	st.bytes_up = ctl_get64(p + 32);
+	st.bytes_down = ctl_get64(p + 40);
+	st.errors = ctl_get64(p + 48);
+	for (int i = 0; i < 6; i++)
+		st.responses[i] = ctl_get64(p + 56 + 8 * i);
+	st.denied = ctl_get64(p + 104);
+	*out = st;
+	return 0;
+}
+
+/* Key and path lengths of an entry, or -EINVAL when one is out of bounds. */
+static int ctl_entry_lens(const struct dmx_entry *e, size_t *key_len, size_t *path_len)
+{
+	*key_len = strnlen(e->key, sizeof(e->key));
+	*path_len = strnlen(e->path, sizeof(e->path));
+	if (*key_len == 0 || *key_len > DMX_KEY_MAX || *path_len == 0 || *path_len >= DMX_PATH_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+size_t ctl_list_size(const struct dmx_entry *entries, size_t n)
+{
+	size_t size = 4, key_len, path_len;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ctl_entry_lens(&entries[i], &key_len, &path_len) < 0)
+			continue;
+		size += 2 + key_len + 1 + path_len + CTL_STATS_LEN;
+	}
+	return size;
+}
+
+int ctl_list_encode(const struct dmx_entry *entries, size_t n, void *buf, size_t cap)
+{
+	uint8_t *p = buf;
+	size_t off = 4, key_len, path_len;
+
+	if (n > UINT32_MAX)
+		return -EINVAL;
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;    /* the return value is an int */
+	if (cap < 4)
+		return -ENOSPC;
+	ctl_put32(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		if (ctl_entry_lens(&entries[i], &key_len, &path_len) < 0)
+			return -EINVAL;
+		if (cap - off < 2 + key_len + 1 + path_len + CTL_STATS_LEN)
+			return -ENOSPC;
+		ctl_put16(p + off, (uint16_t)key_len);
+		memcpy(p + off + 2, entries[i].key, key_len);
+		off += 2 + key_len;
+		p[off] = (uint8_t)path_len;
+		memcpy(p + off + 1, entries[i].path, path_len);
+		off += 1 + path_len;
+		ctl_stats_encode(&entries[i].stats, p + off);
+		off += CTL_STATS_LEN;
+	}
+	return (int)off;
+}
+
+int ctl_list_decode(const void *payload, size_t len, struct dmx_entry *out, size_t cap)
+{
+	const uint8_t *p = payload;
+	size_t off = 4, key_len, path_len;
+	uint32_t count;
+
+	if (len < 4 || len > CTL_PAYLOAD_MAX)
+		return -EBADMSG;
+	count = ctl_get32(p);
+	/* Smallest entry: 1-byte key, 1-byte path. Rejects a huge count up front. */
+	if (count > (len - 4) / (2 + 1 + 1 + 1 + CTL_STATS_LEN))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < count; i++) {
+		if (len - off < 2)
+			return -EBADMSG;
+		key_len = ctl_get16(p + off);
+		off += 2;
+		if (key_len == 0 || key_len > DMX_KEY_MAX || len - off < key_len + 1)
+			return -EBADMSG;
+		if (memchr(p + off, '\0', key_len))
+			return -EBADMSG;
+		path_len = p[off + key_len];
+		if (path_len == 0 || path_len >= DMX_PATH_MAX ||
+		    len - off - key_len - 1 < path_len + CTL_STATS_LEN ||
+		    memchr(p + off + key_len + 1, '\0', path_len))
+			return -EBADMSG;
+		if (i < cap) {
+			memcpy(out[i].key, p + off, key_len);
+			out[i].key[key_len] = '\0';
+			memcpy(out[i].path, p + off + key_len + 1, path_len);
+			out[i].path[path_len] = '\0';
+			ctl_stats_decode(p + off + key_len + 1 + path_len, CTL_STATS_LEN, &out[i].stats);
+		}
+		off += key_len + 1 + path_len + CTL_STATS_LEN;
+	}
+	if (off != len)
+		return -EBADMSG;
+	return (int)count;
+}
+
+int ctl_send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes: 0, -EBADMSG on EOF first, or -errno. */
+static int ctl_recv_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EBADMSG;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ctl_recv_request(int fd, struct ctl_request *req)
+{
+	/* The frame is bounded, so it always fits: a peer can make us wait (the
+	 * caller sets a receive timeout) but never allocate. */
+	uint8_t buf[CTL_REQ_MAX];
+	size_t have = 0;
+	int ret;
+
+	for (;;) {
+		ret = ctl_request_decode(buf, have, req);
+		if (ret != 0)
+			break;
+		if (have == sizeof(buf)) {
+			/* Unreachable while decode bounds every length: kept so a
+			 * future op cannot turn this into a zero-length recv loop. */
+			ret = -EMSGSIZE;
+			break;
+		}
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (n == 0) {
+			ret = have ? -EBADMSG : -ENODATA;
+			break;
+		}
+		have += (size_t)n;
+	}
+	explicit_bzero(buf, have);
+	return ret < 0 ? ret : 0;
+}
+
+int ctl_send_reply(int fd, int status, const void *payload, size_t len)
+{
+	uint8_t head[CTL_REPLY_HEAD];
+	int ret = ctl_reply_head_encode(status, len, head);
+
+	if (ret < 0)
+		return ret;
+	ret = ctl_send_all(fd, head, sizeof(head));
+	if (ret < 0 || len == 0)
+		return ret;
+	return ctl_send_all(fd, payload, len);
+}
+
+int ctl_recv_reply(int fd, int *status, void **payload, size_t *len)
+{
+	uint8_t head[CTL_REPLY_HEAD];
+	size_t plen;
+	void *buf = NULL;
+	int st, ret;
+
+	ret = ctl_recv_all(fd, head, sizeof(head));
+	if (ret < 0)
+		return ret;
+	ret = ctl_reply_head_decode(head, &st, &plen);
+	if (ret < 0)
+		return ret;
+	if (plen) {
+		buf = malloc(plen);
+		if (!buf)
+			return -ENOMEM;
+		ret = ctl_recv_all(fd, buf, plen);
+		if (ret < 0) {
+			free(buf);
+			return ret;
+		}
+	}
+	*status = st;
+	*payload = buf;
+	*len = plen;
+	return 0;
+}
+
+int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int ret = -errno;
+
+		if (ret == -EINTR)
+			continue;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int ctl_call(const char *path, const struct ctl_request *req, int *status,
+	     void **payload, size_t *len)
+{
+	uint8_t buf[CTL_REQ_MAX];
+	int fd, n, ret;
+
+	n = ctl_request_encode(req, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	fd = ctl_connect(path);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	ret = ctl_send_all(fd, buf, (size_t)n);
+	/* The daemon may refuse (SO_PEERCRED) and close before reading all of
+	 * the request: its answer is still queued for us, and says more than
+	 * EPIPE does. */
+	if (ret == 0 || ret == -EPIPE || ret == -ECONNRESET) {
+		int err = ctl_recv_reply(fd, status, payload, len);
+
+		if (ret == 0 || err == 0)
+			ret = err;
+	}
+	close(fd);
+out:
+	/* The frame may hold a token. */
+	explicit_bzero(buf, (size_t)n);
+	return ret;
+}

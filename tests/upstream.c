@@ -510,6 +510,10 @@ static void serve(struct upstream *u, struct uconn *c)
 			goto out;
 		}
 
+		/* /noupgrade plays a daemon that refuses an upgrade: a plain 200
+		 * with a length, and the connection stays HTTP. */
+		if (strcmp(method, "GET") == 0 && path_is(target, "/noupgrade"))
+			upgrade = false;
 		if (upgrade) {
 			static const char up[] =
 				"HTTP/1.1 101 UPGRADED\r\n"
@@ -528,6 +532,17 @@ static void serve(struct upstream *u, struct uconn *c)
 		} else if (strcmp(method, "POST") == 0 && path_is(target, "/echo")) {
 			ret = respond(fd, 200, "OK", "application/octet-stream", b.data, b.len,
 				      close_after);
+		} else if (strcmp(method, "GET") == 0 && path_is(target, "/noupgrade")) {
+			ret = respond(fd, 200, "OK", "text/plain; charset=utf-8", "no upgrade", 10,
+				      close_after);
+		} else if (strcmp(method, "GET") == 0 && path_is(target, "/garbage")) {
+			/* Two differing Content-Lengths: a framing no proxy may guess
+			 * at. The connection stays open, so only the proxy can end
+			 * its client's connection. */
+			static const char bad[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+						  "Content-Length: 6\r\n\r\nhello!";
+
+			ret = send_all(fd, bad, strlen(bad));
 		} else if (path_is(target, "/hang")) {
 			free(b.data);
 			drain(fd, &rb);

@@ -9,6 +9,9 @@
  *   GET  /big?n=N      200, N bytes of upstream_pattern(0..N-1)
  *   POST /echo         200, the request body (decoded if chunked)
  *   GET  /hang         no answer; the server reads until the peer closes
+ *   GET  /noupgrade    200 "no upgrade", even with "Connection: Upgrade" (a refused upgrade)
+ *   GET  /garbage      a malformed response: two differing Content-Lengths, then
+ *                      the connection stays open
  *   any request with "Connection: Upgrade": 101, then echoes raw bytes until
  *   EOF, then writes UPSTREAM_BYE and shuts its write side (half-close).
  */

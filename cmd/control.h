@@ -1,0 +1,106 @@
+/* cmd/control.h: the wire protocol between `dockmux` clients and `dockmux serve`
+ * on the control socket. Encoding and decoding are pure functions over byte
+ * buffers with every length bounded; the blocking send/recv helpers below are
+ * thin loops around them. It knows nothing of sockets' permissions or of dmx.
+ */
+#ifndef DMX_CMD_CONTROL_H
+#define DMX_CMD_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dockmux.h"
+
+/*
+ * All integers are big-endian. One request and one reply per connection.
+ *   request: u8 op | u16 key_len | key | u32 token_len | token
+ *   reply:   i32 status (0 or -errno) | u32 payload_len | payload
+ * Keys and tokens never contain NUL, so they are C strings once decoded.
+ * Payload by op (an error reply carries none):
+ *   SPAWN:    the socket path (1..DMX_PATH_MAX-1 bytes)
+ *   TEARDOWN: empty
+ *   STATS:    CTL_STATS_LEN bytes: the dmx_stats fields as u64, in header order
+ *   LIST:     u32 count, then per entry u16 key_len | key | u8 path_len | path | stats
+ */
+enum ctl_op {
+	CTL_OP_SPAWN = 1,    /* key 1..255, token 1..DMX_TOKEN_MAX */
+	CTL_OP_TEARDOWN = 2, /* key 1..255, no token */
+	CTL_OP_LIST = 3,     /* no key, no token */
+	CTL_OP_STATS = 4,    /* key 0..255 (0: host total), no token */
+};
+
+#define CTL_REQ_HEAD 3                                  /* op + key_len */
+#define CTL_REQ_MAX (CTL_REQ_HEAD + DMX_KEY_MAX + 4 + DMX_TOKEN_MAX)
+#define CTL_REPLY_HEAD 8                                /* status + payload_len */
+#define CTL_STATS_FIELDS 14
+#define CTL_STATS_LEN (CTL_STATS_FIELDS * 8)
+/* A list of ~130k containers with the longest keys; the client refuses more. */
+#define CTL_PAYLOAD_MAX (64u << 20)
+/* errno values travel as i32; anything outside 0..-4095 is not an errno. */
+#define CTL_ERRNO_MAX 4095
+
+struct ctl_request {
+	uint8_t op;
+	uint16_t key_len;
+	uint32_t token_len;
+	char key[DMX_KEY_MAX + 1];          /* NUL-terminated after decode */
+	char token[DMX_TOKEN_MAX + 1];      /* secret: wipe with explicit_bzero after use */
+};
+
+/* Bytes needed to encode req, or -EINVAL if it breaks the per-op rules. */
+int ctl_request_size(const struct ctl_request *req);
+
+/* Encode req into buf: the frame length, -EINVAL for a bad request, -ENOSPC
+ * when cap is too small. */
+int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap);
+
+/* Decode one request from the first len bytes of buf. Returns the frame's
+ * length when complete, 0 when more bytes are needed, or a negative errno as
+ * soon as the bytes seen so far cannot start a valid frame: -EOPNOTSUPP for an
+ * unknown op, -EMSGSIZE for a length over its bound or not allowed for the op,
+ * -EBADMSG for a NUL inside the key or token. out is written only when complete. */
+int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out);
+
+/* Reply head: status must be 0 or a negative errno, and an error carries no payload. */
+int ctl_reply_head_encode(int status, size_t payload_len, uint8_t out[CTL_REPLY_HEAD]);
+/* -EBADMSG for a status that is not 0/-errno or an error with a payload,
+ * -EMSGSIZE for payload_len over CTL_PAYLOAD_MAX. */
+int ctl_reply_head_decode(const uint8_t in[CTL_REPLY_HEAD], int *status, size_t *payload_len);
+
+/* A SPAWN payload into a C string: -EBADMSG if empty, too long for
+ * DMX_PATH_MAX or holding a NUL; -ENOSPC when cap is too small. */
+int ctl_path_decode(const void *payload, size_t len, char *path, size_t cap);
+
+void ctl_stats_encode(const struct dmx_stats *st, uint8_t out[CTL_STATS_LEN]);
+/* -EBADMSG unless len == CTL_STATS_LEN. */
+int ctl_stats_decode(const void *payload, size_t len, struct dmx_stats *out);
+
+/* Bytes a LIST payload of n entries needs (entries must hold valid keys). */
+size_t ctl_list_size(const struct dmx_entry *entries, size_t n);
+/* Encode n entries: the payload length, -EINVAL for an entry with an empty or
+ * over-long key or path, -ENOSPC when cap is too small. */
+int ctl_list_encode(const struct dmx_entry *entries, size_t n, void *buf, size_t cap);
+/* Validate a whole LIST payload and fill up to cap entries (like dmx_list):
+ * returns the entry count, or -EBADMSG for any malformed byte or trailing data. */
+int ctl_list_decode(const void *payload, size_t len, struct dmx_entry *out, size_t cap);
+
+/* Blocking helpers: retry on EINTR, never raise SIGPIPE. A receive timeout
+ * set on fd surfaces as -EAGAIN. */
+int ctl_send_all(int fd, const void *buf, size_t len);
+/* Read one request: 0, -ENODATA if the peer closed without sending a byte,
+ * -EBADMSG if it closed mid-frame, another decode error, or -errno. */
+int ctl_recv_request(int fd, struct ctl_request *req);
+int ctl_send_reply(int fd, int status, const void *payload, size_t len);
+/* Read one reply; *payload is malloc'd (NULL when empty), the caller frees it. */
+int ctl_recv_reply(int fd, int *status, void **payload, size_t *len);
+
+/* Connect to the control socket at path: an fd, or -errno
+ * (-ENAMETOOLONG if path does not fit sun_path). */
+int ctl_connect(const char *path);
+
+/* Connect, send req, read the reply, close: 0 with the reply's *status and
+ * payload (caller frees), or a negative errno for a transport failure. */
+int ctl_call(const char *path, const struct ctl_request *req, int *status,
+	     void **payload, size_t *len);
+
+#endif

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# tests/cmd_cli.sh: end-to-end test of the `dockmux` CLI and daemon against a
+# tiny python3 upstream that answers every request with 200 and echoes the
+# Authorization headers it received. Usage: tests/cmd_cli.sh path/to/dockmux
+# Prints `ok - name` / `not ok - name` per check, then "N passed, M failed".
+set -u
+
+BIN=${1:?usage: $0 path/to/dockmux}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+[ -x "$BIN" ] || { echo "not an executable: $BIN" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 2; }
+command -v curl >/dev/null || { echo "curl is needed" >&2; exit 2; }
+
+T=$(mktemp -d /tmp/dmx-cli.XXXXXX)
+DIR=$T/socks
+CTL=$T/ctl/control.sock
+UP=$T/upstream.sock
+LOG=$T/daemon.log
+# Random, so a match in the log cannot be a coincidence.
+TOKEN="tok-$RANDOM$RANDOM-$$-s3cr3t"
+TOKEN2="tok2-$RANDOM$RANDOM-$$-r0tat3d"
+UP_PID=
+D_PID=
+PASS=0
+FAIL=0
+
+cleanup() {
+	[ -n "$D_PID" ] && kill "$D_PID" 2>/dev/null && wait "$D_PID" 2>/dev/null
+	[ -n "$UP_PID" ] && kill "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+check() { # name command...: passes when the command succeeds
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok - $name"
+		PASS=$((PASS + 1))
+	else
+		echo "not ok - $name"
+		FAIL=$((FAIL + 1))
+	fi
+}
+
+wait_for_socket() { # path [tenths of a second]
+	local i
+	for ((i = 0; i < ${2:-100}; i++)); do
+		[ -S "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_upstream() {
+	python3 -c '
+import socketserver, sys
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            auth, length = [], 0
+            while True:
+                h = self.rfile.readline()
+                if not h or h in (b"\r\n", b"\n"):
+                    break
+                name, _, value = h.partition(b":")
+                name = name.strip().lower()
+                if name == b"authorization":
+                    auth.append(value.strip())
+                elif name == b"content-length":
+                    length = int(value.strip())
+            if length:
+                self.rfile.read(length)
+            body = b"upstream-ok\n" + b"".join(b"auth=" + a + b"\n" for a in auth)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self.wfile.flush()
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+Server(sys.argv[1], Echo).serve_forever()
+' "$UP" &
+	UP_PID=$!
+	wait_for_socket "$UP"
+}
+
+# ---- no daemon needed ----
+
+# Vector from tests/core_keypath.c (xxhsum -H3 of "ci-runner-1").
+t_path_pure() {
+	[ "$("$BIN" path --dir "$DIR" ci-runner-1)" = "$DIR/05804f4591ec6266.sock" ] &&
+		[ "$("$BIN" path ci-runner-1)" = "/run/dockmux/05804f4591ec6266.sock" ]
+}
+check "path is pure (no daemon) and matches the xxh3 vector" t_path_pure
+
+t_no_argv_token() {
+	local out rc
+	for flag in --token --token=secret-in-argv -t; do
+		out=$(echo x | "$BIN" spawn --control "$CTL" "$flag" secret-in-argv k 2>&1)
+		rc=$?
+		[ "$rc" -ne 0 ] || return 1
+		# The refusal must not repeat the would-be secret.
+		case $out in *secret-in-argv*) return 1 ;; esac
+	done
+	! "$BIN" --help | grep -Eq -- '--token([^-]|$)'
+}
+check "a token cannot be given in argv (no such flag, not echoed)" t_no_argv_token
+
+t_usage() {
+	"$BIN" --help | grep -q '^usage: dockmux' &&
+		! "$BIN" >/dev/null 2>&1 && ! "$BIN" frobnicate >/dev/null 2>&1 &&
+		! "$BIN" path >/dev/null 2>&1
+}
+check "--help prints usage; bad arguments fail" t_usage
+
+t_no_daemon() {
+	local err
+	if err=$(echo "$TOKEN" | "$BIN" spawn --control "$CTL" k 2>&1 >/dev/null); then
+		return 1
+	fi
+	[[ $err == "dockmux: "*": No such file or directory" ]]
+}
+check "spawn without a daemon fails with 'dockmux: <what>: <strerror>'" t_no_daemon
+
+mkdir -p "$T/ctl"
+: >"$CTL"
+t_refuse_non_socket() {
+	! timeout 10 "$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" 2>/dev/null &&
+		[ -f "$CTL" ]
+}
+check "serve refuses to replace a non-socket at the control path" t_refuse_non_socket
+rm -f "$CTL"
+
+# A stale control socket: bound, then its server gone without unlinking it.
+python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$CTL"
+
+# ---- the daemon ----
+
+start_upstream || { echo "not ok - upstream did not start"; exit 1; }
+"$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" --rings 2 2>"$LOG" &
+D_PID=$!
+# The stale socket file exists already: wait for the ready line instead.
+for ((i = 0; i < 100; i++)); do
+	grep -q 'msg="ready"' "$LOG" 2>/dev/null && break
+	kill -0 "$D_PID" 2>/dev/null || break
+	sleep 0.1
+done
+t_ready() { grep -q 'level=info msg="ready" control="'"$CTL"'"' "$LOG" && [ -S "$CTL" ]; }
+check "serve replaces a stale control socket and logs ready" t_ready
+if ! kill -0 "$D_PID" 2>/dev/null; then
+	echo "not ok - daemon died; its log:"
+	sed 's/^/# /' "$LOG"
+	echo "$PASS passed, $((FAIL + 1)) failed"
+	exit 1
+fi
+
+t_control_mode() { [ "$(stat -c %a "$CTL")" = 600 ]; }
+check "control socket is mode 0600" t_control_mode
+
+t_second_daemon() {
+	local err
+	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$T/other" --control "$CTL" 2>&1); then
+		return 1
+	fi
+	[[ $err == *"another dockmux daemon"* ]] && [ -S "$CTL" ] &&
+		"$BIN" ls --control "$CTL" >/dev/null
+}
+check "a second daemon on the same control socket fails clearly, first unharmed" t_second_daemon
+
+KEY=ci-runner-1
+SOCK=
+t_spawn_path() {
+	SOCK=$(printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$KEY") &&
+		[ "$SOCK" = "$("$BIN" path --dir "$DIR" "$KEY")" ] && [ -S "$SOCK" ]
+}
+check "spawn prints the path that 'path --dir' computes, and it is a socket" t_spawn_path
+
+t_spawn_twice() {
+	[ "$(printf '%s\r\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$KEY")" = "$SOCK" ]
+}
+check "spawn twice gives the same path (CRLF stripped)" t_spawn_twice
+
+t_proxy() {
+	local out
+	out=$(curl -sS --max-time 10 --unix-socket "$SOCK" http://x/_ping) || return 1
+	grep -qx upstream-ok <<<"$out" &&
+		[ "$(grep -c '^auth=' <<<"$out")" = 1 ] &&
+		[ "$(grep -cxF "auth=Bearer $TOKEN" <<<"$out")" = 1 ]
+}
+check "curl through the socket reaches upstream with the token injected once" t_proxy
+
+t_proxy_replace() {
+	local out
+	out=$(curl -sS --max-time 10 --unix-socket "$SOCK" -H 'Authorization: Bearer evil' \
+		http://x/_ping) || return 1
+	! grep -q evil <<<"$out" && [ "$(grep -c '^auth=' <<<"$out")" = 1 ] &&
+		[ "$(grep -cxF "auth=Bearer $TOKEN" <<<"$out")" = 1 ]
+}
+check "a client-sent Authorization header is replaced" t_proxy_replace
+
+t_token_file() {
+	local p
+	printf '%s\n' "$TOKEN2" >"$T/token"
+	p=$("$BIN" spawn --control "$CTL" --token-file "$T/token" "$KEY") && [ "$p" = "$SOCK" ] &&
+		curl -sS --max-time 10 --unix-socket "$SOCK" http://x/_ping | grep -qxF "auth=Bearer $TOKEN2"
+}
+check "spawn --token-file rotates the token" t_token_file
+
+t_bad_tokens() {
+	! "$BIN" spawn --control "$CTL" other </dev/null 2>/dev/null &&
+		! printf 'a\nb\n' | "$BIN" spawn --control "$CTL" other 2>/dev/null &&
+		! head -c 5000 /dev/zero | tr '\0' a | "$BIN" spawn --control "$CTL" other 2>/dev/null &&
+		! "$BIN" spawn --control "$CTL" --token-file "$T/missing" other 2>/dev/null &&
+		[ ! -e "$("$BIN" path --dir "$DIR" other)" ]
+}
+check "empty, multi-line, oversized or missing tokens are refused" t_bad_tokens
+
+ODD_KEY=$'odd key\n level=error msg="forged"\x01\xff'
+t_odd_key() {
+	local p
+	p=$(printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" -- "$ODD_KEY") &&
+		[ "$p" = "$("$BIN" path --dir "$DIR" -- "$ODD_KEY")" ] && [ -S "$p" ] &&
+		grep -qF 'msg="spawn" key="odd key\x0a level=error msg=\"forged\"\x01\xff"' "$LOG" &&
+		! grep -q '^ level=error msg="forged"' "$LOG"
+}
+check "a key with any bytes works and is escaped in the log" t_odd_key
+
+t_ls() {
+	local out
+	out=$("$BIN" ls --control "$CTL") || return 1
+	head -n1 <<<"$out" | grep -Eq '^KEY +PATH +CONNS +ACTIVE +REQUESTS +BYTES_UP +BYTES_DOWN +ERRORS$' &&
+		grep -Eq "^$KEY +$SOCK +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$out" &&
+		grep -qF 'odd\x20key\x0a' <<<"$out" && [ "$(wc -l <<<"$out")" = 3 ]
+}
+check "ls lists the keys in a table with a header" t_ls
+
+t_ls_json() {
+	"$BIN" ls --json --control "$CTL" | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+keys = {r["key"]: r for r in rows}
+assert keys[sys.argv[1]]["path"] == sys.argv[2]
+assert keys[sys.argv[1]]["requests"] >= 3
+' "$KEY" "$SOCK"
+}
+check "ls --json is valid JSON with the key" t_ls_json
+
+t_stats() {
+	local out total
+	out=$("$BIN" stats --control "$CTL" "$KEY") || return 1
+	total=$("$BIN" stats --control "$CTL") || return 1
+	grep -Eq '^requests [3-9]' <<<"$out" && grep -q '^containers 1$' <<<"$out" &&
+		grep -q '^containers 2$' <<<"$total" && grep -q '^bytes_down [1-9]' <<<"$total" &&
+		! "$BIN" stats --control "$CTL" no-such-key 2>/dev/null
+}
+check "stats KEY and host totals print name value lines" t_stats
+
+t_peercred() {
+	# The socket is 0600; loosen it (and its directories) so that only the
+	# SO_PEERCRED check stands between another uid and the daemon.
+	local err rc
+	chmod 755 "$T" "$T/ctl" && chmod 666 "$CTL" || return 1
+	err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" ls --control "$CTL" 2>&1)
+	rc=$?
+	chmod 700 "$T" "$T/ctl"
+	chmod 600 "$CTL"
+	[ "$rc" -ne 0 ] && [[ $err == *"Permission denied"* ]] &&
+		grep -q 'msg="control peer refused" uid=65534' "$LOG"
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	check "the control socket refuses another uid (SO_PEERCRED)" t_peercred
+else
+	echo "ok - the control socket refuses another uid (SO_PEERCRED) # SKIP needs root and setpriv"
+fi
+
+t_teardown() {
+	"$BIN" teardown --control "$CTL" "$KEY" && [ ! -e "$SOCK" ] &&
+		! "$BIN" ls --control "$CTL" | grep -q "^$KEY "
+}
+check "teardown removes the socket file" t_teardown
+
+t_teardown_unknown() {
+	local out
+	out=$("$BIN" teardown --control "$CTL" never-spawned 2>&1) && [ -z "$out" ]
+}
+check "teardown of an unknown key exits 0 silently" t_teardown_unknown
+
+printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$KEY" >/dev/null
+ODD_SOCK=$("$BIN" path --dir "$DIR" -- "$ODD_KEY")
+
+t_sigterm() {
+	local rc
+	kill -TERM "$D_PID"
+	wait "$D_PID"
+	rc=$?
+	D_PID=
+	[ "$rc" = 0 ] && [ ! -e "$SOCK" ] && [ ! -e "$ODD_SOCK" ] && [ ! -e "$CTL" ] &&
+		[ -z "$(ls -A "$DIR")" ] && grep -q 'msg="stopped"' "$LOG"
+}
+check "SIGTERM exits 0 and removes every socket" t_sigterm
+
+t_log_no_token() {
+	! grep -qF -e "$TOKEN" -e "$TOKEN2" -e "s3cr3t" -e "r0tat3d" "$LOG" &&
+		grep -q 'msg="spawn"' "$LOG"
+}
+check "the daemon log never contains a token" t_log_no_token
+
+t_logfmt() {
+	# Every line is one logfmt record: ts, level, quoted msg.
+	! grep -Evq '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z level=(error|warn|info|debug) msg="' "$LOG"
+}
+check "every log line is logfmt" t_logfmt
+
+if [ "$FAIL" -ne 0 ]; then
+	echo "# daemon log:"
+	sed 's/^/# /' "$LOG"
+fi
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]

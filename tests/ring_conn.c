@@ -1,0 +1,684 @@
+/* tests/ring_conn.c: integration tests of the connection state machine's
+ * hardening (ring/conn*.c): head timeout, body/line/head/connection limits,
+ * error answers after earlier responses, refused and accepted upgrades,
+ * bounded pipelining, status counters, malformed daemon responses. Real rings,
+ * the in-process tests/upstream.c daemon, raw clients with timed reads.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "dockmux.h"
+#include "upstream.h"
+
+#define HEAD_TIMEOUT_MS 300
+#define TOKEN "tok-ring-conn"
+#define AUTH "Bearer " TOKEN
+
+static void suite_init(void)
+{
+	fx_setup("dmx-rc");
+}
+
+TestSuite(ring_conn, .init = suite_init, .fini = fx_teardown, .timeout = 60);
+
+/* Open dmx with cfg's limits and spawn one container; its path into path. */
+static void open_one(const struct dmx_config *cfg, char path[DMX_PATH_MAX])
+{
+	fx_open_cfg(cfg);
+	spawn("box", TOKEN, path);
+}
+
+/* dockmux's own answer: Docker's JSON error with status, then EOF. */
+static void expect_error_then_eof(struct client *c, int status)
+{
+	char val[64];
+	struct resp r;
+
+	expect_response(c, &r, status);
+	cr_assert_not_null(resp_header(&r, "Content-Type", val, sizeof(val)), "head:\n%s", r.head);
+	cr_assert(strstr(val, "application/json"), "content-type %s", val);
+	cr_assert(r.body_len >= 13 && strncmp(r.body, "{\"message\":\"", 12) == 0,
+		  "body: %s", r.body);
+	cr_assert_eq(r.body[r.body_len - 1 - (r.body[r.body_len - 1] == '\n')], '}',
+		     "body: %s", r.body);
+	cr_assert_null(strstr(r.body, TOKEN), "body mentions the token: %s", r.body);
+	resp_free(&r);
+	cr_assert_eq(client_wait_closed(c, PROMPT_MS), 0, "no EOF after the %d", status);
+}
+
+static void expect_ok(struct client *c, const char *body)
+{
+	struct resp r;
+
+	expect_response(c, &r, 200);
+	cr_assert_str_eq(r.body, body);
+	resp_free(&r);
+}
+
+/* The upstream's request idx carried exactly one token header: ours. */
+static void expect_token(long idx)
+{
+	char val[256];
+
+	cr_assert_eq(upstream_count_header(fx.up, idx, "Authorization"), 1, "request %ld", idx);
+	cr_assert_eq(upstream_header_value(fx.up, idx, "Authorization", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, AUTH, "request %ld", idx);
+}
+
+/* Nothing reached the upstream, even given a moment. */
+static void expect_no_request(void)
+{
+	sleep_ms(100);
+	cr_assert_eq(upstream_request_count(fx.up), 0, "the upstream saw %zu requests",
+		     upstream_request_count(fx.up));
+}
+
+/* ---- head timeout ---- */
+
+static void config_head_timeout(struct dmx_config *cfg)
+{
+	fx_config(cfg);
+	cfg->head_timeout_ms = HEAD_TIMEOUT_MS;
+}
+
+Test(ring_conn, half_a_head_gets_408_json_then_eof)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	long t0, waited;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	t0 = now_ms();
+	cr_assert_eq(client_sends(&c, "GET /_ping HTTP/1.1\r\nHost: do"), 0);
+	expect_error_then_eof(&c, 408);
+	waited = now_ms() - t0;
+	cr_assert_geq(waited, HEAD_TIMEOUT_MS - 50, "408 after %ld ms", waited);
+	cr_assert_lt(waited, HEAD_TIMEOUT_MS + PROMPT_MS, "408 after %ld ms", waited);
+	client_close(&c);
+	expect_no_request();
+}
+
+Test(ring_conn, silent_connection_gets_408)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	long t0, waited;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	t0 = now_ms();
+	client_connect(&c, path);
+	expect_error_then_eof(&c, 408);
+	waited = now_ms() - t0;
+	cr_assert_geq(waited, HEAD_TIMEOUT_MS - 50, "408 after %ld ms", waited);
+	client_close(&c);
+}
+
+Test(ring_conn, trickled_head_is_timed_from_its_first_byte)
+{
+	static const char head[] = "GET /_ping HTTP/1.1\r\nHost: docker\r\n";
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* one byte every 60 ms: each read is prompt, the head as a whole is not */
+	for (size_t i = 0; i < 15; i++) {
+		cr_assert_eq(client_send(&c, head + i, 1), 0);
+		sleep_ms(60);
+	}
+	expect_error_then_eof(&c, 408);
+	client_close(&c);
+	expect_no_request();
+}
+
+Test(ring_conn, idle_keep_alive_after_a_request_is_not_cut)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	cr_assert_eq(client_wait_closed(&c, 800), -ETIMEDOUT, "idle keep-alive connection was cut");
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	client_close(&c);
+}
+
+Test(ring_conn, second_head_gets_its_own_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	long t0, waited;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	sleep_ms(2 * HEAD_TIMEOUT_MS);
+	t0 = now_ms();
+	cr_assert_eq(client_sends(&c, "GET /_ping HTTP/1.1\r\n"), 0);
+	expect_error_then_eof(&c, 408);
+	waited = now_ms() - t0;
+	cr_assert_geq(waited, HEAD_TIMEOUT_MS - 50, "408 after %ld ms", waited);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+}
+
+Test(ring_conn, slow_response_is_not_cut)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	int ret;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET /hang HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	cr_assert(upstream_wait_requests(fx.up, 1, PROMPT_MS));
+	ret = client_wait_closed(&c, 3 * HEAD_TIMEOUT_MS + 100);
+	cr_assert_eq(ret, -ETIMEDOUT, "a pending response was cut (%d: %s)", ret,
+		     ret == 0 ? "EOF" : "data");
+	client_close(&c);
+}
+
+Test(ring_conn, idle_tunnel_is_not_cut)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], buf[16];
+	struct client c;
+
+	config_head_timeout(&cfg);
+	open_one(&cfg, path);
+	open_tunnel(&c, path);
+	cr_assert_eq(client_wait_closed(&c, 3 * HEAD_TIMEOUT_MS + 100), -ETIMEDOUT,
+		     "an idle tunnel was cut");
+	cr_assert_eq(client_sends(&c, "still here\n"), 0);
+	cr_assert_eq(client_read_exact(&c, buf, 11), 0, "no echo after the idle time");
+	cr_assert(memcmp(buf, "still here\n", 11) == 0);
+	client_close(&c);
+}
+
+/* ---- max_body ---- */
+
+static void config_max_body(struct dmx_config *cfg)
+{
+	fx_config(cfg);
+	cfg->max_body = 1000;
+}
+
+Test(ring_conn, content_length_over_max_body_gets_413_and_nothing_goes_up)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *body = pattern_buf(1001, 1);
+	struct client c;
+
+	config_max_body(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "POST /echo HTTP/1.1\r\nHost: docker\r\n"
+				   "Content-Length: 1001\r\n\r\n"), 0);
+	cr_assert_eq(client_send(&c, body, 1001), 0);
+	expect_error_then_eof(&c, 413);
+	client_close(&c);
+	expect_no_request();
+	free(body);
+}
+
+Test(ring_conn, chunked_body_growing_past_max_body_gets_413)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *chunk = pattern_buf(400, 2);
+	struct client c;
+
+	config_max_body(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "POST /echo HTTP/1.1\r\nHost: docker\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n"), 0);
+	/* three chunks of 400: the third crosses 1000 */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(client_sends(&c, "190\r\n"), 0);
+		cr_assert_eq(client_send(&c, chunk, 400), 0);
+		cr_assert_eq(client_sends(&c, "\r\n"), 0);
+		sleep_ms(20);
+	}
+	cr_assert_eq(client_sends(&c, "0\r\n\r\n"), 0);
+	expect_error_then_eof(&c, 413);
+	client_close(&c);
+	free(chunk);
+}
+
+Test(ring_conn, body_of_exactly_max_body_passes)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *body = pattern_buf(1000, 3);
+	struct upstream_req q;
+	struct client c;
+
+	config_max_body(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	post_echo_cl(&c, body, 1000);
+	/* and the connection goes on */
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	cr_assert_eq(upstream_request_get(fx.up, 0, &q), 0);
+	cr_assert_eq(q.body_len, 1000);
+	upstream_request_deinit(&q);
+	client_close(&c);
+	free(body);
+}
+
+/* ---- max_line, max_head ---- */
+
+static void config_small_head(struct dmx_config *cfg)
+{
+	fx_config(cfg);
+	cfg->max_head = 4096;
+	cfg->max_line = 1024;
+}
+
+/* A request with one X-Pad header whose value is n bytes. */
+static char *request_with_pad(size_t n)
+{
+	static const char start[] = "GET /_ping HTTP/1.1\r\nHost: docker\r\nX-Pad: ";
+	char *req = malloc(sizeof(start) + n + 8);
+
+	strcpy(req, start);
+	memset(req + strlen(start), 'p', n);
+	strcpy(req + strlen(start) + n, "\r\n\r\n");
+	return req;
+}
+
+Test(ring_conn, header_line_over_max_line_gets_431)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *ok = request_with_pad(900), *bad = request_with_pad(1100);
+	struct client c;
+
+	config_small_head(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, ok), 0);
+	expect_ok(&c, "OK");
+	cr_assert_eq(client_sends(&c, bad), 0);
+	expect_error_then_eof(&c, 431);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	free(ok);
+	free(bad);
+}
+
+Test(ring_conn, head_over_max_head_gets_431)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], line[128];
+	size_t len = 0, cap = 8192;
+	char *req = malloc(cap);
+	struct client c;
+
+	config_small_head(&cfg);
+	open_one(&cfg, path);
+	/* 60 lines of 80 bytes: every line short, the head ~5 KB */
+	len += (size_t)snprintf(req, cap, "GET /_ping HTTP/1.1\r\nHost: docker\r\n");
+	for (int i = 0; i < 60; i++) {
+		snprintf(line, sizeof(line), "X-Pad-%02d: %068d\r\n", i, i);
+		memcpy(req + len, line, strlen(line));
+		len += strlen(line);
+	}
+	memcpy(req + len, "\r\n", 2);
+	len += 2;
+	cr_assert_gt(len, 4096);
+	client_connect(&c, path);
+	cr_assert_eq(client_send(&c, req, len), 0);
+	expect_error_then_eof(&c, 431);
+	client_close(&c);
+	expect_no_request();
+	free(req);
+}
+
+/* ---- max_conns ---- */
+
+Test(ring_conn, connection_over_max_conns_gets_503_until_one_closes)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c[4], extra;
+	struct dmx_stats s;
+
+	fx_config(&cfg);
+	cfg.max_conns = 4;
+	open_one(&cfg, path);
+	for (int i = 0; i < 4; i++) {
+		client_connect(&c[i], path);
+		cr_assert_eq(client_sends(&c[i], REQ_PING), 0);
+		expect_ok(&c[i], "OK");   /* accepted and counted */
+	}
+	/* The refusal comes at accept: read, do not write first. */
+	client_connect(&extra, path);
+	expect_error_then_eof(&extra, 503);
+	client_close(&extra);
+	s = stats_of("box");
+	cr_assert_eq(s.responses[5], 1);
+	cr_assert_eq(s.errors, 1);
+
+	client_close(&c[0]);
+	STATS_EVENTUALLY("box", s, s.conns_active == 3);
+	cr_assert_eq(s.conns_active, 3);
+	client_connect(&extra, path);
+	cr_assert_eq(client_sends(&extra, REQ_PING), 0);
+	expect_ok(&extra, "OK");
+	client_close(&extra);
+	for (int i = 1; i < 4; i++) {
+		cr_assert_eq(client_sends(&c[i], REQ_PING), 0);
+		expect_ok(&c[i], "OK");
+		client_close(&c[i]);
+	}
+	STATS_EVENTUALLY("box", s, s.conns_active == 0);
+	cr_assert_eq(s.conns_active, 0);
+}
+
+/* ---- errors after earlier responses ---- */
+
+/* ENGINE BUG (reported, left failing on purpose): both heads arrive in one
+ * read; conn_up_process() rewrites the ping into c->out, then fails on the
+ * second head, and conn_fail() shuts the daemon side's write half at once:
+ * the ping in c->out is never sent. The daemon sees EOF and no request, and
+ * the client gets only the 400 (then EOF), not the ping's 200 first. */
+Test(ring_conn, malformed_request_after_a_pipelined_one_is_answered_in_order)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"
+				   "GET /_ping HTTP/1.1\r\nHost: docker\r\nNo colon here\r\n\r\n"), 0);
+	expect_ok(&c, "OK");
+	expect_error_then_eof(&c, 400);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+/* The same in two writes: the ping has gone up before the bad head comes. */
+Test(ring_conn, malformed_request_after_a_forwarded_one_is_answered_in_order)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	cr_assert(upstream_wait_requests(fx.up, 1, PROMPT_MS));
+	cr_assert_eq(client_sends(&c, "GET /_ping HTTP/1.1\r\nHost: docker\r\nNo colon here\r\n\r\n"),
+		     0);
+	expect_ok(&c, "OK");
+	expect_error_then_eof(&c, 400);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+/* ---- upgrades ---- */
+
+Test(ring_conn, refused_upgrade_keeps_parsing_what_follows)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct upstream_req q;
+	struct client c;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* If dockmux tunnelled after the refused upgrade, the second request
+	 * would reach the daemon raw, with the client's own credentials. */
+	cr_assert_eq(client_sends(&c, "GET /noupgrade HTTP/1.1\r\nHost: docker\r\n"
+				   "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+				   "GET /_ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer evil\r\n\r\n"),
+		     0);
+	expect_ok(&c, "no upgrade");
+	expect_ok(&c, "OK");
+	cr_assert(upstream_wait_requests(fx.up, 2, PROMPT_MS));
+	cr_assert_eq(upstream_request_count(fx.up), 2);
+	cr_assert_eq(upstream_request_get(fx.up, 1, &q), 0);
+	cr_assert_str_eq(q.target, "/_ping");
+	upstream_request_deinit(&q);
+	expect_token(0);
+	expect_token(1);
+	/* still plain HTTP */
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	expect_token(2);
+	client_close(&c);
+}
+
+Test(ring_conn, accepted_upgrade_tunnels_bytes_sent_with_the_head)
+{
+	static const char early[] = "GET /_ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer evil\r\n\r\n";
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], buf[sizeof(early)], *rest;
+	struct client c;
+	struct resp r;
+	size_t n;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "POST /containers/x/attach?stream=1&stdin=1 HTTP/1.1\r\n"
+				   "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"), 0);
+	cr_assert_eq(client_sends(&c, early), 0);
+	expect_response(&c, &r, 101);
+	resp_free(&r);
+	/* echoed verbatim: tunnelled, not parsed or rewritten */
+	cr_assert_eq(client_read_exact(&c, buf, strlen(early)), 0);
+	cr_assert(memcmp(buf, early, strlen(early)) == 0, "tunnel bytes were altered");
+	cr_assert_eq(shutdown(c.fd, SHUT_WR), 0);
+	cr_assert_eq(client_read_to_eof(&c, &rest, &n), 0);
+	cr_assert_str_eq(rest, UPSTREAM_BYE);
+	free(rest);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+/* ---- pipelining ---- */
+
+Test(ring_conn, forty_pipelined_requests_are_all_answered_in_order)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], want[64];
+	char *reqs = malloc(40 * 64);
+	size_t len = 0;
+	struct upstream_req q;
+	struct dmx_stats s;
+	struct client c;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	for (int i = 0; i < 40; i++)
+		len += (size_t)sprintf(reqs + len, "GET /_ping?seq=%d HTTP/1.1\r\nHost: docker\r\n\r\n", i);
+	client_connect(&c, path);
+	cr_assert_eq(client_send(&c, reqs, len), 0);   /* one write */
+	for (int i = 0; i < 40; i++) {
+		struct resp r;
+		int ret = client_response(&c, &r);
+
+		cr_assert_eq(ret, 0, "response %d: %s", i, strerror(-ret));
+		cr_assert_eq(r.status, 200, "response %d: %d", i, r.status);
+		cr_assert_str_eq(r.body, "OK");
+		resp_free(&r);
+	}
+	cr_assert_eq(upstream_request_count(fx.up), 40);
+	for (int i = 0; i < 40; i++) {
+		cr_assert_eq(upstream_request_get(fx.up, i, &q), 0);
+		snprintf(want, sizeof(want), "/_ping?seq=%d", i);
+		cr_assert_str_eq(q.target, want);
+		cr_assert_eq(upstream_req_count(&q, "Authorization"), 1);
+		upstream_request_deinit(&q);
+	}
+	/* nothing extra after the 40th */
+	cr_assert_eq(client_wait_closed(&c, 100), -ETIMEDOUT);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	client_close(&c);
+	STATS_EVENTUALLY("box", s, s.requests == 41 && s.responses[2] == 41);
+	cr_assert_eq(s.requests, 41);
+	cr_assert_eq(s.responses[2], 41);
+	free(reqs);
+}
+
+Test(ring_conn, pipelined_responses_of_different_sizes_keep_their_order)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *reqs = malloc(40 * 64);
+	size_t len = 0;
+	struct client c;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	/* sizes cross CONN_SPLICE_MIN both ways, so bodies go by recv and splice */
+	for (int i = 0; i < 40; i++)
+		len += (size_t)sprintf(reqs + len, "GET /big?n=%d HTTP/1.1\r\nHost: docker\r\n\r\n",
+				       i % 2 ? 1 + i : 20000 + i);
+	client_connect(&c, path);
+	cr_assert_eq(client_send(&c, reqs, len), 0);
+	for (int i = 0; i < 40; i++) {
+		size_t n = i % 2 ? 1 + (size_t)i : 20000 + (size_t)i, bad = n;
+		struct resp r;
+		int ret = client_response(&c, &r);
+
+		cr_assert_eq(ret, 0, "response %d: %s", i, strerror(-ret));
+		cr_assert_eq(r.status, 200, "response %d: %d", i, r.status);
+		cr_assert_eq(r.body_len, n, "response %d: %zu bytes, want %zu", i, r.body_len, n);
+		for (size_t k = 0; k < n && bad == n; k++)
+			if ((unsigned char)r.body[k] != upstream_pattern(k))
+				bad = k;
+		cr_assert_eq(bad, n, "response %d differs at %zu", i, bad);
+		resp_free(&r);
+	}
+	client_close(&c);
+	free(reqs);
+}
+
+/* ---- stats ---- */
+
+Test(ring_conn, stats_count_responses_by_class)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *longline;
+	struct dmx_stats s;
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	cfg.max_body = 1000;
+	cfg.max_head = 4096;
+	cfg.max_line = 1024;
+	open_one(&cfg, path);
+
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	/* the daemon's 404 counts as a 4xx but is not dockmux's error */
+	cr_assert_eq(client_sends(&c, "GET /nope HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_response(&c, &r, 404);
+	resp_free(&r);
+	client_close(&c);
+
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 0);
+	expect_error_then_eof(&c, 400);
+	client_close(&c);
+
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "POST /echo HTTP/1.1\r\nHost: docker\r\n"
+				   "Content-Length: 5000\r\n\r\n"), 0);
+	expect_error_then_eof(&c, 413);
+	client_close(&c);
+
+	longline = request_with_pad(2000);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, longline), 0);
+	expect_error_then_eof(&c, 431);
+	client_close(&c);
+	free(longline);
+
+	STATS_EVENTUALLY("box", s, s.conns_active == 0);
+	cr_assert_eq(s.conns_active, 0);
+	cr_assert_eq(s.conns_accepted, 4);
+	cr_assert_eq(s.requests, 3);
+	cr_assert_eq(s.responses[1], 0);
+	cr_assert_eq(s.responses[2], 2);
+	cr_assert_eq(s.responses[3], 0);
+	cr_assert_eq(s.responses[4], 4, "4xx: %llu", (unsigned long long)s.responses[4]);
+	cr_assert_eq(s.responses[5], 0);
+	cr_assert_eq(s.errors, 3);
+	s = stats_of(NULL);
+	cr_assert_eq(s.responses[2], 2);
+	cr_assert_eq(s.responses[4], 4);
+}
+
+/* ---- malformed daemon responses ---- */
+
+Test(ring_conn, malformed_daemon_response_closes_the_client)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], *got;
+	struct dmx_stats s;
+	struct client c;
+	size_t n;
+	int ret;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET /garbage HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	ret = client_read_to_eof(&c, &got, &n);
+	cr_assert(ret == 0 || ret == -ECONNRESET, "no EOF: %s", strerror(-ret));
+	if (ret == 0) {
+		/* a head with two lengths cannot be forwarded safely: none of it is */
+		cr_assert_eq(n, 0, "the client got %zu bytes: %s", n, got);
+		free(got);
+	}
+	client_close(&c);
+	STATS_EVENTUALLY("box", s, s.errors == 1 && s.conns_active == 0);
+	cr_assert_eq(s.errors, 1);
+	cr_assert_eq(s.conns_active, 0);
+	cr_assert_eq(s.responses[2], 0, "the malformed 200 was counted");
+	/* the engine is fine */
+	ping(path);
+}
