@@ -14,6 +14,7 @@
 #include <mimalloc.h>
 
 #include "keypath.h"
+#include "policy.h"
 #include "ring.h"
 
 #define DMX_PUBLIC __attribute__((visibility("default")))
@@ -226,9 +227,31 @@ static int dmx_cmd_key(const dmx *d, struct ring_cmd *cmd, const char *key)
 	return (int)(cmd->hash % d->nrings);
 }
 
-DMX_PUBLIC int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap)
+DMX_PUBLIC int dmx_policy_check(const struct dmx_policy *policy, const char **why)
+{
+	struct policy *p = NULL;
+	const char *reason = NULL;
+	int ret;
+
+	if (!policy)
+		return 0;
+	if (policy->nuids && !policy->uids) {
+		if (why)
+			*why = "uid list missing";
+		return -EINVAL;
+	}
+	ret = policy_new(policy->read_only != 0, policy->allow, policy->deny, &p, &reason);
+	policy_free(p);
+	if (ret < 0 && why)
+		*why = reason;
+	return ret;
+}
+
+DMX_PUBLIC int dmx_spawn_policy(dmx *d, const char *key, const char *token,
+				const struct dmx_policy *policy, char *path_out, size_t cap)
 {
 	struct ring_cmd cmd = { .op = RING_CMD_SPAWN };
+	const char *why;
 	size_t tlen;
 	int idx, ret;
 
@@ -246,13 +269,42 @@ DMX_PUBLIC int dmx_spawn(dmx *d, const char *key, const char *token, char *path_
 		return ret;
 	if (strlen(cmd.path) + 1 > cap)
 		return -ENOSPC;
+	if (policy) {
+		if (policy->nuids > 65536 || (policy->nuids && !policy->uids))
+			return -EINVAL;
+		/* The policy is compiled here, on the caller's thread; the ring
+		 * only swaps a pointer. */
+		if (!(policy->read_only == 0 && !policy->allow && !policy->deny)) {
+			ret = policy_new(policy->read_only != 0, policy->allow, policy->deny,
+					 &cmd.policy, &why);
+			if (ret < 0)
+				return ret;
+		}
+		if (policy->nuids) {
+			cmd.uids = mi_malloc(policy->nuids * sizeof(uid_t));
+			if (!cmd.uids) {
+				policy_free(cmd.policy);
+				return -ENOMEM;
+			}
+			memcpy(cmd.uids, policy->uids, policy->nuids * sizeof(uid_t));
+			cmd.nuids = policy->nuids;
+		}
+	}
 	cmd.token = token;
 	cmd.tokenlen = tlen;
 	ret = engine_call(d->engine, (unsigned)idx, &cmd);
+	/* Not taken on failure: ours to free. */
+	policy_free(cmd.policy);
+	mi_free(cmd.uids);
 	if (ret < 0)
 		return ret;
 	memcpy(path_out, cmd.path, strlen(cmd.path) + 1);
 	return 0;
+}
+
+DMX_PUBLIC int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap)
+{
+	return dmx_spawn_policy(d, key, token, NULL, path_out, cap);
 }
 
 DMX_PUBLIC int dmx_teardown(dmx *d, const char *key)

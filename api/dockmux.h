@@ -128,6 +128,8 @@ struct dmx_entry {
 	char key[DMX_KEY_MAX + 1];
 	char path[DMX_PATH_MAX];
 	struct dmx_stats stats;
+	char policy[160];              /* e.g. "read-only,allow=containers+images" or "none" */
+	size_t nuids;                  /* allowed peer uids (0: any) */
 };
 
 /* Snapshot of the live containers: fills up to cap entries and returns the

@@ -250,7 +250,7 @@ static void conn_free(struct conn *c)
 	close(c->cfd);
 	if (c->ufd >= 0)
 		close(c->ufd);
-	ring_pipe_put(r, c->up_pipe, c->up_pipe_len == 0);
+	ring_pipe_put(r, c->up_pipe, c->up_pipe_len == 0 && c->up_pipe_len_dropped == 0);
 	ring_pipe_put(r, c->down_pipe, c->down_pipe_len == 0);
 	/* The out buffer held the token line: wipe it. */
 	if (c->out)
@@ -324,9 +324,14 @@ void conn_fail(struct conn *c, int status, const char *msg)
 	}
 	c->err_len = (uint32_t)n;
 	c->err_start = 0;
-	if (c->connected && !c->down_eof)
-		shutdown(c->ufd, SHUT_WR);
-	else
+	/* Requests framed before the bad one still go up and get their answers
+	 * first. A half-forwarded body does not: the daemon sees it cut short. */
+	if (c->req != REQ_HEAD && c->req != REQ_UPGRADE_WAIT) {
+		c->out_start = c->out_end = 0;
+		c->up_pipe_len_dropped = c->up_pipe_len;
+		c->up_pipe_len = 0;
+	}
+	if (c->ufd < 0)
 		c->up_dead = true;
 	conn_up_next(c);
 	conn_down_next(c);
@@ -380,9 +385,13 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 		if (c->closing)
 			return;
 		if (c->failing) {
-			/* Failed before the daemon answered the connect: only our
-			 * error goes to the client. */
-			c->up_dead = true;
+			/* Failed while connecting: requests framed before the
+			 * failure still go up if the daemon is there. */
+			if (res < 0)
+				c->up_dead = true;
+			else
+				c->connected = true;
+			conn_up_next(c);
 			conn_down_next(c);
 			return;
 		}

@@ -45,6 +45,7 @@ struct conn {
 	bool failing;                 /* sending dockmux's own error, then close */
 	bool err_sent;                /* ... sent, and our write side shut */
 	bool up_dead;                 /* nothing more will come from the daemon */
+	bool up_shut;                 /* failing: the daemon's write side is shut */
 
 	enum conn_req req;
 	uint64_t body_left;
@@ -55,6 +56,7 @@ struct conn {
 	struct http_chunked chunked;
 	struct pipe_pair *up_pipe, *down_pipe;
 	uint32_t up_pipe_len, down_pipe_len;
+	uint32_t up_pipe_len_dropped; /* failing: bytes left in the up pipe, never sent */
 	uint32_t in_start, in_end, out_start, out_end;
 	uint32_t head_scan;           /* in[] before this was searched for an end of head */
 	uint32_t err_start, err_len;

@@ -128,8 +128,23 @@ static bool conn_head_allowed(struct conn *c, const struct http_head *h)
 {
 	uint64_t cap = c->ring->cfg->max_body;
 
+	const char *buf = c->in + c->in_start;
+	char why[256];
+
 	if (cap && h->body == HTTP_BODY_LENGTH && h->content_length > cap) {
 		conn_fail(c, 413, "request body larger than this socket allows");
+		return false;
+	}
+	switch (policy_check(c->ctr->policy, buf + h->method.off, h->method.len,
+			     buf + h->target.off, h->target.len, why, sizeof(why))) {
+	case POLICY_ALLOW:
+		return true;
+	case POLICY_DENY:
+		c->ctr->stats.denied++;
+		conn_fail(c, 403, why);
+		return false;
+	case POLICY_BAD_PATH:
+		conn_fail(c, 400, why);
 		return false;
 	}
 	return true;
@@ -244,18 +259,39 @@ static bool conn_up_process(struct conn *c)
 	return true;
 }
 
+/* While failing: forward what was framed before the failure, then shut the
+ * daemon's write side, then drain the client. Returns true when the caller
+ * should go on with a normal flush step. */
+static bool conn_fail_flush(struct conn *c)
+{
+	if (c->closing || c->up_busy)
+		return false;
+	if (!c->up_shut && !c->up_dead) {
+		if (!c->connected)
+			return false;      /* OP_CONNECT resumes us */
+		if (c->out_start < c->out_end || c->up_pipe_len > 0)
+			return true;
+		shutdown(c->ufd, SHUT_WR);
+		c->up_shut = true;
+	}
+	conn_drain_next(c);
+	return false;
+}
+
 void conn_up_next(struct conn *c)
 {
 	struct io_uring_sqe *sqe;
 	uint64_t len;
 
-	if (c->failing) {
-		conn_drain_next(c);
+	if (c->failing && !conn_fail_flush(c))
 		return;
-	}
 	for (;;) {
-		if (c->closing || c->up_busy || c->failing)
+		if (c->closing || c->up_busy)
 			return;
+		if (c->failing && c->out_start == c->out_end && c->up_pipe_len == 0) {
+			conn_fail_flush(c);
+			return;
+		}
 		if (c->out_start < c->out_end) {
 			if (!c->connected)
 				return;       /* OP_CONNECT resumes us */
@@ -345,11 +381,25 @@ void conn_up_complete(struct conn *c, enum ring_op op, int res)
 	if (c->closing)
 		return;
 	if (c->failing) {
-		/* Whatever was in flight when we failed: its data is dropped. */
-		if (op == OP_C_RECV || op == OP_C_SPLICE_IN)
+		/* Client bytes read after the failure are dropped. */
+		if (op == OP_C_RECV || op == OP_C_SPLICE_IN) {
+			if (op == OP_C_SPLICE_IN && res > 0)
+				c->up_pipe_len_dropped += (uint32_t)res;
 			conn_drain_complete(c, res == -EAGAIN ? 1 : res);
-		else
-			conn_drain_next(c);
+			return;
+		}
+		/* A flush of what was framed before it. */
+		if (res < 0 && res != -EAGAIN) {
+			c->up_dead = true;
+			conn_up_next(c);
+			conn_down_next(c);
+			return;
+		}
+		if (res > 0 && op == OP_U_SEND)
+			c->out_start += (uint32_t)res;
+		else if (res > 0 && op == OP_U_SPLICE_OUT)
+			c->up_pipe_len -= (uint32_t)res;
+		conn_up_next(c);
 		return;
 	}
 	if (res == -EAGAIN && op == OP_C_SPLICE_IN) {

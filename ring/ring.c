@@ -192,8 +192,24 @@ static bool container_token_equals(const struct container *ctr, const struct eng
 	       memcmp(ctr->token_line + off, token, tokenlen) == 0;
 }
 
+/* Take the spawn's policy and uid set (replacing the old ones: like the
+ * token, they apply to requests and connections from now on). */
+static void container_policy_set(struct container *ctr, struct ring_cmd *cmd)
+{
+	policy_free(ctr->policy);
+	mi_free(ctr->uids);
+	ctr->policy = cmd->policy;
+	ctr->uids = cmd->uids;
+	ctr->nuids = cmd->nuids;
+	cmd->policy = NULL;
+	cmd->uids = NULL;
+	cmd->nuids = 0;
+}
+
 static void container_free(struct container *ctr)
 {
+	policy_free(ctr->policy);
+	mi_free(ctr->uids);
 	if (ctr->token_line) {
 		explicit_bzero(ctr->token_line, ctr->token_len);
 		mi_free(ctr->token_line);
@@ -262,6 +278,7 @@ static int container_spawn(struct ring *r, struct ring_cmd *cmd)
 				return ret;
 			ring_log(r, 6, "token rotated path=%s", ctr->path);
 		}
+		container_policy_set(ctr, cmd);
 		memcpy(cmd->path, ctr->path, sizeof(cmd->path));
 		return 0;
 	}
@@ -297,6 +314,7 @@ static int container_spawn(struct ring *r, struct ring_cmd *cmd)
 		close(ctr->lfd);
 		goto err;
 	}
+	container_policy_set(ctr, cmd);
 	container_accept_arm(ctr);
 	memcpy(cmd->path, ctr->path, sizeof(cmd->path));
 	return 0;
@@ -373,6 +391,8 @@ static int ring_list(struct ring *r, struct ring_cmd *cmd)
 			memcpy(e->key, ctr->key, ctr->item.keylen + 1);
 			memcpy(e->path, ctr->path, sizeof(e->path));
 			e->stats = ctr->stats;
+			policy_describe(ctr->policy, e->policy, sizeof(e->policy));
+			e->nuids = ctr->nuids;
 		}
 		cmd->count++;
 	}

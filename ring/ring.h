@@ -15,6 +15,7 @@
 
 #include "ctab.h"
 #include "keypath.h"
+#include "policy.h"
 #include "dockmux.h"
 #include "http.h"
 
@@ -56,6 +57,9 @@ struct ring_cmd {
 	uint64_t hash;
 	const char *token;
 	size_t tokenlen;
+	struct policy *policy;         /* RING_CMD_SPAWN: handed over (NULL: none) */
+	uid_t *uids;                   /* RING_CMD_SPAWN: handed over (mi_malloc) */
+	size_t nuids;
 	/* results */
 	int result;
 	char path[DMX_PATH_MAX];
@@ -142,6 +146,7 @@ struct container {
 	int pool[CTR_POOL];           /* idle daemon connections, see conn.c */
 	unsigned npool;
 	struct dmx_stats stats;
+	struct policy *policy;        /* NULL: allow everything */
 	uid_t *uids;                  /* allowed peer uids; nuids 0: any */
 	size_t nuids;
 	struct container *reap_next;
