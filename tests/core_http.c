@@ -597,6 +597,8 @@ static char *make_head(size_t target_len, unsigned nheaders, size_t value_len, s
 	char *buf = malloc(cap);
 	size_t n = 0;
 
+	if (!buf)
+		abort();
 	n += (size_t)sprintf(buf + n, "GET /");
 	memset(buf + n, 'a', target_len - 1);
 	n += target_len - 1;

@@ -85,6 +85,8 @@ pub struct dmx_entry {
     pub key: [c_char; DMX_KEY_MAX + 1],
     pub path: [c_char; DMX_PATH_MAX],
     pub stats: dmx_stats,
+    pub policy: [c_char; 160],
+    pub nuids: usize,
 }
 
 extern "C" {

@@ -94,7 +94,7 @@ fn dmx_stats_matches_c() {
 fn dmx_entry_matches_c() {
     assert_same(rust_layout!(
         "dmx_entry",
-        ffi::dmx_entry { key, path, stats }
+        ffi::dmx_entry { key, path, stats, policy, nuids }
     ));
 }
 
