@@ -1,0 +1,219 @@
+/* tests/api_policy.c: per-container policy and identity through the public API
+ * and real rings: read-only, area allowlists, deny rules on normalised paths
+ * (with the bypasses other proxies suffered), peer-uid sets, and the safety of
+ * socket files (stale sockets replaced, other files never unlinked).
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "dockmux.h"
+#include "upstream.h"
+
+static void suite_init(void)
+{
+	fx_setup("dmx-policy");
+}
+
+TestSuite(policy, .init = suite_init, .fini = fx_teardown, .timeout = 60);
+
+static void spawn_with(const char *key, const struct dmx_policy *p, char path[DMX_PATH_MAX])
+{
+	int ret = dmx_spawn_policy(fx.d, key, "tok-policy", p, path, DMX_PATH_MAX);
+
+	cr_assert_eq(ret, 0, "dmx_spawn_policy: %s", dmx_strerror(ret));
+}
+
+/* One request on a fresh connection; returns the status, body into msg. */
+static int request(const char *path, const char *method, const char *target, char *msg,
+		   size_t cap)
+{
+	char req[1024];
+	struct client c;
+	struct resp r;
+	int status;
+
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n",
+		 method, target);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, req), 0);
+	cr_assert_eq(client_response(&c, &r), 0, "no response to %s %s", method, target);
+	status = r.status;
+	if (msg)
+		snprintf(msg, cap, "%s", r.body ? r.body : "");
+	resp_free(&r);
+	client_close(&c);
+	return status;
+}
+
+Test(policy, read_only_allows_get_and_head_and_denies_writes)
+{
+	struct dmx_policy p = { .read_only = 1 };
+	char path[DMX_PATH_MAX], msg[512];
+	size_t before;
+
+	fx_open();
+	spawn_with("ro", &p, path);
+	cr_assert_eq(request(path, "GET", "/_ping", NULL, 0), 200);
+	before = upstream_request_count(fx.up);
+	cr_assert_eq(request(path, "POST", "/v1.41/containers/create", msg, sizeof(msg)), 403);
+	cr_assert(strstr(msg, "\"message\"") && strstr(msg, "read-only"), "body: %s", msg);
+	cr_assert_eq(request(path, "DELETE", "/containers/x", NULL, 0), 403);
+	cr_assert_eq(upstream_request_count(fx.up), before, "a denied request reached the daemon");
+	cr_assert_eq(stats_of("ro").denied, 2);
+	cr_assert_geq(stats_of("ro").responses[4], 2);
+}
+
+Test(policy, allowlist_names_the_area)
+{
+	struct dmx_policy p = { .allow = "ping,version" };
+	char path[DMX_PATH_MAX], msg[512];
+
+	fx_open();
+	spawn_with("allow", &p, path);
+	cr_assert_eq(request(path, "GET", "/_ping", NULL, 0), 200);
+	/* the test upstream has no /version: 404 proves it was forwarded */
+	cr_assert_eq(request(path, "GET", "/v1.41/version", NULL, 0), 404);
+	cr_assert_eq(request(path, "GET", "/containers/json", msg, sizeof(msg)), 403);
+	cr_assert(strstr(msg, "containers"), "body: %s", msg);
+}
+
+Test(policy, deny_rules_match_normalised_paths)
+{
+	struct dmx_policy p = { .deny = "POST /containers/**/exec; /containers/*/export" };
+	const char *denied[][2] = {
+		{ "POST", "/containers/abc/exec" },
+		{ "POST", "/v1.41/containers/abc/exec" },
+		{ "POST", "//containers//abc//exec" },
+		{ "POST", "/containers/abc/../abc/exec" },
+		{ "POST", "/v1.41/../containers/abc/exec" },
+		{ "POST", "/containers/abc/%65xec" },
+		{ "POST", "/containers/web/db/exec" },
+		{ "POST", "/containers/abc/exec?x=/../" },
+		{ "GET", "/containers/abc/export" },
+		{ "HEAD", "/containers/abc/export" },
+	};
+	char path[DMX_PATH_MAX], msg[512];
+
+	fx_open();
+	spawn_with("deny", &p, path);
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		int st = request(path, denied[i][0], denied[i][1], msg, sizeof(msg));
+
+		cr_assert_eq(st, 403, "%s %s -> %d", denied[i][0], denied[i][1], st);
+	}
+	/* over-match: neighbours of the rules still pass (404 from the upstream) */
+	cr_assert_eq(request(path, "GET", "/containers/abc/json", NULL, 0), 404);
+	cr_assert_eq(request(path, "GET", "/containers/abc/exports-list", NULL, 0), 404);
+	cr_assert_eq(request(path, "GET", "/containers/abc/exec", NULL, 0), 404);
+	/* paths that do not normalise are refused, not guessed at */
+	cr_assert_eq(request(path, "GET", "/containers%2Fabc/json", NULL, 0), 400);
+	cr_assert_eq(request(path, "GET", "/../../etc", NULL, 0), 400);
+	cr_assert_eq(request(path, "POST", "/v1.41/v1.40/containers/abc/exec", NULL, 0), 400);
+}
+
+Test(policy, denial_after_a_forwarded_request_keeps_order)
+{
+	struct dmx_policy p = { .read_only = 1 };
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	fx_open();
+	spawn_with("order", &p, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, REQ_PING "POST /containers/create HTTP/1.1\r\n"
+				   "Host: docker\r\nContent-Length: 0\r\n\r\n"), 0);
+	expect_response(&c, &r, 200);
+	resp_free(&r);
+	expect_response(&c, &r, 403);
+	resp_free(&r);
+	cr_assert_eq(client_wait_closed(&c, PROMPT_MS), 0);
+	client_close(&c);
+}
+
+Test(policy, bad_policies_are_refused_with_a_reason)
+{
+	struct dmx_policy bad_area = { .allow = "containers,nosuch" };
+	struct dmx_policy bad_rule = { .deny = "POST containers" };
+	struct dmx_policy no_uids = { .nuids = 2 };
+	char path[DMX_PATH_MAX];
+	const char *why = NULL;
+
+	fx_open();
+	cr_assert_eq(dmx_policy_check(&bad_area, &why), -EINVAL);
+	cr_assert(why && *why);
+	why = NULL;
+	cr_assert_eq(dmx_policy_check(&bad_rule, &why), -EINVAL);
+	cr_assert(why && *why);
+	cr_assert_eq(dmx_spawn_policy(fx.d, "bad", "tok", &bad_area, path, sizeof(path)), -EINVAL);
+	cr_assert_eq(dmx_spawn_policy(fx.d, "bad", "tok", &no_uids, path, sizeof(path)), -EINVAL);
+	cr_assert_eq(access(path, F_OK), -1, "nothing was created");
+}
+
+Test(policy, respawn_replaces_the_policy)
+{
+	struct dmx_policy ro = { .read_only = 1 };
+	char path[DMX_PATH_MAX], again[DMX_PATH_MAX];
+
+	fx_open();
+	spawn_with("swap", &ro, path);
+	cr_assert_eq(request(path, "POST", "/echo", NULL, 0), 403);
+	spawn_with("swap", NULL, again);
+	cr_assert_str_eq(path, again);
+	cr_assert_eq(request(path, "POST", "/echo", NULL, 0), 200);
+}
+
+Test(policy, uid_set_refuses_other_peers)
+{
+	uid_t other = getuid() + 1, mine = getuid();
+	struct dmx_policy only_other = { .uids = &other, .nuids = 1 };
+	struct dmx_policy only_me = { .uids = &mine, .nuids = 1 };
+	char path[DMX_PATH_MAX], msg[512];
+
+	fx_open();
+	spawn_with("uids", &only_other, path);
+	cr_assert_eq(request(path, "GET", "/_ping", msg, sizeof(msg)), 403);
+	cr_assert(strstr(msg, "\"message\""), "body: %s", msg);
+	spawn_with("uids", &only_me, path);
+	cr_assert_eq(request(path, "GET", "/_ping", NULL, 0), 200);
+}
+
+Test(policy, stale_socket_is_replaced_and_other_files_are_kept)
+{
+	char path[DMX_PATH_MAX], got[DMX_PATH_MAX];
+	struct stat st;
+	int fd;
+
+	fx_open();
+	/* a regular file where a container's socket would go */
+	cr_assert_eq(dmx_path(fx.d, "squatted", path, sizeof(path)), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(dmx_spawn(fx.d, "squatted", "tok", got, sizeof(got)), -EEXIST);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISREG(st.st_mode), "a non-socket was unlinked");
+
+	/* a stale socket from a previous run (nobody listening) is replaced */
+	cr_assert_eq(dmx_path(fx.d, "stale", path, sizeof(path)), 0);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		close(s);
+	}
+	spawn_with("stale", NULL, got);
+	cr_assert_str_eq(got, path);
+	ping(path);
+}
