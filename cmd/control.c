@@ -71,13 +71,71 @@ static int ctl_token_ok(uint8_t op, size_t token_len)
 	return token_len == 0 ? 0 : -EMSGSIZE;
 }
 
+static bool ctl_uids_ok(const uid_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (uids[i] == (uid_t)-1)
+			return false;
+	return true;
+}
+
+_Static_assert(sizeof(uid_t) == 4, "uids travel as u32");
+
+int ctl_request_set_policy(struct ctl_request *req, const struct dmx_policy *policy)
+{
+	size_t allow_len = policy->allow ? strlen(policy->allow) : 0;
+	size_t deny_len = policy->deny ? strlen(policy->deny) : 0;
+
+	if (allow_len > CTL_ALLOW_MAX || deny_len > CTL_DENY_MAX || policy->nuids > CTL_UIDS_MAX)
+		return -EMSGSIZE;
+	if (policy->nuids && (!policy->uids || !ctl_uids_ok(policy->uids, policy->nuids)))
+		return -EINVAL;
+	req->flags = policy->read_only ? CTL_FLAG_READ_ONLY : 0;
+	req->allow_len = (uint16_t)allow_len;
+	memcpy(req->allow, policy->allow ? policy->allow : "", allow_len + 1);
+	req->deny_len = (uint16_t)deny_len;
+	memcpy(req->deny, policy->deny ? policy->deny : "", deny_len + 1);
+	req->nuids = (uint16_t)policy->nuids;
+	if (policy->nuids)
+		memcpy(req->uids, policy->uids, policy->nuids * sizeof(uid_t));
+	return 0;
+}
+
+void ctl_request_policy(const struct ctl_request *req, struct dmx_policy *out)
+{
+	*out = (struct dmx_policy){
+		.read_only = (req->flags & CTL_FLAG_READ_ONLY) != 0,
+		.allow = req->allow_len ? req->allow : NULL,
+		.deny = req->deny_len ? req->deny : NULL,
+		.uids = req->nuids ? req->uids : NULL,
+		.nuids = req->nuids,
+	};
+}
+
+/* The policy tail's size, or -EINVAL: only a SPAWN has one, and its fields
+ * must be what the decoder accepts. */
+static int ctl_policy_size(const struct ctl_request *req)
+{
+	if (req->op != CTL_OP_SPAWN)
+		return req->flags || req->allow_len || req->deny_len || req->nuids ? -EINVAL : 0;
+	if ((req->flags & ~CTL_FLAGS_KNOWN) || req->allow_len > CTL_ALLOW_MAX ||
+	    req->deny_len > CTL_DENY_MAX || req->nuids > CTL_UIDS_MAX ||
+	    memchr(req->allow, '\0', req->allow_len) || memchr(req->deny, '\0', req->deny_len) ||
+	    !ctl_uids_ok(req->uids, req->nuids))
+		return -EINVAL;
+	return 1 + 2 + req->allow_len + 2 + req->deny_len + 2 + 4 * req->nuids;
+}
+
 int ctl_request_size(const struct ctl_request *req)
 {
-	if (ctl_key_ok(req->op, req->key_len) < 0 || ctl_token_ok(req->op, req->token_len) < 0)
+	int policy = ctl_policy_size(req);
+
+	if (ctl_key_ok(req->op, req->key_len) < 0 || ctl_token_ok(req->op, req->token_len) < 0 ||
+	    policy < 0)
 		return -EINVAL;
 	if (memchr(req->key, '\0', req->key_len) || memchr(req->token, '\0', req->token_len))
 		return -EINVAL;
-	return CTL_REQ_HEAD + req->key_len + 4 + (int)req->token_len;
+	return CTL_REQ_HEAD + req->key_len + 4 + (int)req->token_len + policy;
 }
 
 int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap)
@@ -95,13 +153,102 @@ int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap)
 	p += CTL_REQ_HEAD + req->key_len;
 	ctl_put32(p, req->token_len);
 	memcpy(p + 4, req->token, req->token_len);
+	p += 4 + req->token_len;
+	if (req->op != CTL_OP_SPAWN)
+		return size;
+	*p++ = req->flags;
+	ctl_put16(p, req->allow_len);
+	memcpy(p + 2, req->allow, req->allow_len);
+	p += 2 + req->allow_len;
+	ctl_put16(p, req->deny_len);
+	memcpy(p + 2, req->deny, req->deny_len);
+	p += 2 + req->deny_len;
+	ctl_put16(p, req->nuids);
+	p += 2;
+	for (size_t i = 0; i < req->nuids; i++, p += 4)
+		ctl_put32(p, req->uids[i]);
 	return size;
+}
+
+/* Where a field lies in a frame being decoded. */
+struct ctl_span {
+	size_t off, len;
+};
+
+/* A u16-length string at *off, at most max bytes without NUL: 1 when whole
+ * (*off then moves past it), 0 when more bytes are needed, or an error as
+ * soon as the length or the bytes are visible. */
+static int ctl_str_scan(const uint8_t *p, size_t len, size_t *off, size_t max,
+			struct ctl_span *out)
+{
+	size_t n;
+
+	if (len - *off < 2)
+		return 0;
+	n = ctl_get16(p + *off);
+	if (n > max)
+		return -EMSGSIZE;
+	if (len - *off - 2 < n)
+		return 0;
+	if (memchr(p + *off + 2, '\0', n))
+		return -EBADMSG;
+	out->off = *off + 2;
+	out->len = n;
+	*off += 2 + n;
+	return 1;
+}
+
+struct ctl_policy_spans {
+	struct ctl_span allow, deny, uids;   /* uids.len counts uids */
+};
+
+/* The SPAWN policy tail starting at p[off]: the frame's end offset when whole,
+ * 0 when more bytes are needed, or a negative errno, each field judged as soon
+ * as it is visible. */
+static int ctl_policy_scan(const uint8_t *p, size_t len, size_t off, struct ctl_policy_spans *s)
+{
+	size_t n;
+	int ret;
+
+	if (len - off < 1)
+		return 0;
+	if (p[off] & ~CTL_FLAGS_KNOWN)
+		return -EOPNOTSUPP;
+	off++;
+	ret = ctl_str_scan(p, len, &off, CTL_ALLOW_MAX, &s->allow);
+	if (ret <= 0)
+		return ret;
+	ret = ctl_str_scan(p, len, &off, CTL_DENY_MAX, &s->deny);
+	if (ret <= 0)
+		return ret;
+	if (len - off < 2)
+		return 0;
+	n = ctl_get16(p + off);
+	if (n > CTL_UIDS_MAX)
+		return -EMSGSIZE;
+	off += 2;
+	s->uids.off = off;
+	s->uids.len = n;
+	for (size_t i = 0; i < n; i++, off += 4) {
+		if (len - off < 4)
+			return 0;
+		if (ctl_get32(p + off) == UINT32_MAX)
+			return -EBADMSG;
+	}
+	return (int)off;
+}
+
+static void ctl_str_copy(char *dst, const uint8_t *p, const struct ctl_span *sp)
+{
+	memcpy(dst, p + sp->off, sp->len);
+	dst[sp->len] = '\0';
 }
 
 int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
 {
 	const uint8_t *p = buf;
-	size_t key_len, token_len, off;
+	struct ctl_policy_spans pol = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
+	size_t key_len, token_len, off, end;
 	int ret;
 
 	/* Judge each field as soon as it is visible, so a hostile length fails
@@ -134,6 +281,13 @@ int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
 		return 0;
 	if (memchr(p + off, '\0', token_len))
 		return -EBADMSG;
+	end = off + token_len;
+	if (p[0] == CTL_OP_SPAWN) {
+		ret = ctl_policy_scan(p, len, end, &pol);
+		if (ret <= 0)
+			return ret;
+		end = (size_t)ret;
+	}
 
 	out->op = p[0];
 	out->key_len = (uint16_t)key_len;
@@ -142,7 +296,15 @@ int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
 	out->token_len = (uint32_t)token_len;
 	memcpy(out->token, p + off, token_len);
 	out->token[token_len] = '\0';
-	return (int)(off + token_len);
+	out->flags = p[0] == CTL_OP_SPAWN ? p[off + token_len] : 0;
+	out->allow_len = (uint16_t)pol.allow.len;
+	ctl_str_copy(out->allow, p, &pol.allow);
+	out->deny_len = (uint16_t)pol.deny.len;
+	ctl_str_copy(out->deny, p, &pol.deny);
+	out->nuids = (uint16_t)pol.uids.len;
+	for (size_t i = 0; i < pol.uids.len; i++)
+		out->uids[i] = ctl_get32(p + pol.uids.off + 4 * i);
+	return (int)end;
 }
 
 int ctl_reply_head_encode(int status, size_t payload_len, uint8_t out[CTL_REPLY_HEAD])
@@ -225,24 +387,30 @@ int ctl_stats_decode(const void *payload, size_t len, struct dmx_stats *out)
 	return 0;
 }
 
-/* Key and path lengths of an entry, or -EINVAL when one is out of bounds. */
-static int ctl_entry_lens(const struct dmx_entry *e, size_t *key_len, size_t *path_len)
+/* The field lengths of an entry, or -EINVAL when one is out of bounds. */
+static int ctl_entry_lens(const struct dmx_entry *e, size_t *key_len, size_t *path_len,
+			  size_t *desc_len)
 {
 	*key_len = strnlen(e->key, sizeof(e->key));
 	*path_len = strnlen(e->path, sizeof(e->path));
-	if (*key_len == 0 || *key_len > DMX_KEY_MAX || *path_len == 0 || *path_len >= DMX_PATH_MAX)
+	*desc_len = strnlen(e->policy, sizeof(e->policy));
+	if (*key_len == 0 || *key_len > DMX_KEY_MAX || *path_len == 0 ||
+	    *path_len >= DMX_PATH_MAX || *desc_len > CTL_DESC_MAX || e->nuids > UINT32_MAX)
 		return -EINVAL;
 	return 0;
 }
 
+/* An entry's bytes after its key, path and policy description. */
+#define CTL_ENTRY_FIXED (2 + 1 + 1 + 4 + CTL_STATS_LEN)
+
 size_t ctl_list_size(const struct dmx_entry *entries, size_t n)
 {
-	size_t size = 4, key_len, path_len;
+	size_t size = 4, key_len, path_len, desc_len;
 
 	for (size_t i = 0; i < n; i++) {
-		if (ctl_entry_lens(&entries[i], &key_len, &path_len) < 0)
+		if (ctl_entry_lens(&entries[i], &key_len, &path_len, &desc_len) < 0)
 			continue;
-		size += 2 + key_len + 1 + path_len + CTL_STATS_LEN;
+		size += CTL_ENTRY_FIXED + key_len + path_len + desc_len;
 	}
 	return size;
 }
@@ -250,7 +418,7 @@ size_t ctl_list_size(const struct dmx_entry *entries, size_t n)
 int ctl_list_encode(const struct dmx_entry *entries, size_t n, void *buf, size_t cap)
 {
 	uint8_t *p = buf;
-	size_t off = 4, key_len, path_len;
+	size_t off = 4, key_len, path_len, desc_len;
 
 	if (n > UINT32_MAX)
 		return -EINVAL;
@@ -260,56 +428,84 @@ int ctl_list_encode(const struct dmx_entry *entries, size_t n, void *buf, size_t
 		return -ENOSPC;
 	ctl_put32(p, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
-		if (ctl_entry_lens(&entries[i], &key_len, &path_len) < 0)
+		const struct dmx_entry *e = &entries[i];
+
+		if (ctl_entry_lens(e, &key_len, &path_len, &desc_len) < 0)
 			return -EINVAL;
-		if (cap - off < 2 + key_len + 1 + path_len + CTL_STATS_LEN)
+		if (cap - off < CTL_ENTRY_FIXED + key_len + path_len + desc_len)
 			return -ENOSPC;
 		ctl_put16(p + off, (uint16_t)key_len);
-		memcpy(p + off + 2, entries[i].key, key_len);
+		memcpy(p + off + 2, e->key, key_len);
 		off += 2 + key_len;
 		p[off] = (uint8_t)path_len;
-		memcpy(p + off + 1, entries[i].path, path_len);
+		memcpy(p + off + 1, e->path, path_len);
 		off += 1 + path_len;
-		ctl_stats_encode(&entries[i].stats, p + off);
+		p[off] = (uint8_t)desc_len;
+		memcpy(p + off + 1, e->policy, desc_len);
+		off += 1 + desc_len;
+		ctl_put32(p + off, (uint32_t)e->nuids);
+		off += 4;
+		ctl_stats_encode(&e->stats, p + off);
 		off += CTL_STATS_LEN;
 	}
 	return (int)off;
 }
 
+/* A u8-length string at *off of 1..max bytes (min 0 when empty_ok) without
+ * NUL: its span, *off moved past it; -EBADMSG if it is cut or malformed. */
+static int ctl_str8_scan(const uint8_t *p, size_t len, size_t *off, size_t max, bool empty_ok,
+			 struct ctl_span *out)
+{
+	size_t n;
+
+	if (len - *off < 1)
+		return -EBADMSG;
+	n = p[*off];
+	if ((n == 0 && !empty_ok) || n > max || len - *off - 1 < n ||
+	    memchr(p + *off + 1, '\0', n))
+		return -EBADMSG;
+	out->off = *off + 1;
+	out->len = n;
+	*off += 1 + n;
+	return 0;
+}
+
 int ctl_list_decode(const void *payload, size_t len, struct dmx_entry *out, size_t cap)
 {
 	const uint8_t *p = payload;
-	size_t off = 4, key_len, path_len;
+	struct ctl_span key, path, desc;
+	size_t off = 4;
 	uint32_t count;
 
 	if (len < 4 || len > CTL_PAYLOAD_MAX)
 		return -EBADMSG;
 	count = ctl_get32(p);
-	/* Smallest entry: 1-byte key, 1-byte path. Rejects a huge count up front. */
-	if (count > (len - 4) / (2 + 1 + 1 + 1 + CTL_STATS_LEN))
+	/* Smallest entry: 1-byte key and path, empty description. Rejects a
+	 * huge count up front. */
+	if (count > (len - 4) / (CTL_ENTRY_FIXED + 2))
 		return -EBADMSG;
 	for (uint32_t i = 0; i < count; i++) {
 		if (len - off < 2)
 			return -EBADMSG;
-		key_len = ctl_get16(p + off);
+		key.len = ctl_get16(p + off);
+		key.off = off + 2;
 		off += 2;
-		if (key_len == 0 || key_len > DMX_KEY_MAX || len - off < key_len + 1)
+		if (key.len == 0 || key.len > DMX_KEY_MAX || len - off < key.len ||
+		    memchr(p + off, '\0', key.len))
 			return -EBADMSG;
-		if (memchr(p + off, '\0', key_len))
-			return -EBADMSG;
-		path_len = p[off + key_len];
-		if (path_len == 0 || path_len >= DMX_PATH_MAX ||
-		    len - off - key_len - 1 < path_len + CTL_STATS_LEN ||
-		    memchr(p + off + key_len + 1, '\0', path_len))
+		off += key.len;
+		if (ctl_str8_scan(p, len, &off, DMX_PATH_MAX - 1, false, &path) < 0 ||
+		    ctl_str8_scan(p, len, &off, CTL_DESC_MAX, true, &desc) < 0 ||
+		    len - off < 4 + CTL_STATS_LEN)
 			return -EBADMSG;
 		if (i < cap) {
-			memcpy(out[i].key, p + off, key_len);
-			out[i].key[key_len] = '\0';
-			memcpy(out[i].path, p + off + key_len + 1, path_len);
-			out[i].path[path_len] = '\0';
-			ctl_stats_decode(p + off + key_len + 1 + path_len, CTL_STATS_LEN, &out[i].stats);
+			ctl_str_copy(out[i].key, p, &key);
+			ctl_str_copy(out[i].path, p, &path);
+			ctl_str_copy(out[i].policy, p, &desc);
+			out[i].nuids = ctl_get32(p + off);
+			ctl_stats_decode(p + off + 4, CTL_STATS_LEN, &out[i].stats);
 		}
-		off += key_len + 1 + path_len + CTL_STATS_LEN;
+		off += 4 + CTL_STATS_LEN;
 	}
 	if (off != len)
 		return -EBADMSG;

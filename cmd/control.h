@@ -13,39 +13,79 @@
 
 /*
  * All integers are big-endian. One request and one reply per connection.
- *   request: u8 op | u16 key_len | key | u32 token_len | token
+ *   request: u8 op | u16 key_len | key | u32 token_len | token [| policy]
+ *   policy (SPAWN only): u8 flags | u16 allow_len | allow | u16 deny_len | deny
+ *            | u16 nuids | nuids x u32 uid
  *   reply:   i32 status (0 or -errno) | u32 payload_len | payload
- * Keys and tokens never contain NUL, so they are C strings once decoded.
+ * Keys, tokens and policy strings never contain NUL, so they are C strings
+ * once decoded. An empty allow or deny string means none (NULL in dmx_policy).
  * Payload by op (an error reply carries none):
  *   SPAWN:    the socket path (1..DMX_PATH_MAX-1 bytes)
  *   TEARDOWN: empty
  *   STATS:    CTL_STATS_LEN bytes: the dmx_stats fields as u64, in header order
- *   LIST:     u32 count, then per entry u16 key_len | key | u8 path_len | path | stats
+ *   LIST:     u32 count, then per entry u16 key_len | key | u8 path_len | path |
+ *             u8 policy_len | policy | u32 nuids | stats
  */
 enum ctl_op {
-	CTL_OP_SPAWN = 1,    /* key 1..255, token 1..DMX_TOKEN_MAX */
+	/* 1 was a spawn without a policy. Retired, not extended: a daemon that
+	 * predates policies must refuse a spawn carrying one (unknown op), not
+	 * read the frame up to the token and run the container unrestricted. */
 	CTL_OP_TEARDOWN = 2, /* key 1..255, no token */
 	CTL_OP_LIST = 3,     /* no key, no token */
 	CTL_OP_STATS = 4,    /* key 0..255 (0: host total), no token */
+	CTL_OP_SPAWN = 5,    /* key 1..255, token 1..DMX_TOKEN_MAX, policy */
 };
 
+/* Policy flags; any other bit is refused (-EOPNOTSUPP), never ignored: an
+ * unknown bit would be a restriction this daemon cannot enforce. */
+#define CTL_FLAG_READ_ONLY 0x01u
+#define CTL_FLAGS_KNOWN CTL_FLAG_READ_ONLY
+
+/* Bounds of the policy fields, a little above what the library accepts so
+ * that it, not the wire, names the problem: the 19 API area names with commas
+ * are ~150 bytes; deny holds at most 64 rules of 512 bytes, each with its ';'.
+ * 256 uids per socket is far more than a container's users. */
+#define CTL_ALLOW_MAX 512
+#define CTL_DENY_MAX (64 * (512 + 1))
+#define CTL_UIDS_MAX 256
+
 #define CTL_REQ_HEAD 3                                  /* op + key_len */
-#define CTL_REQ_MAX (CTL_REQ_HEAD + DMX_KEY_MAX + 4 + DMX_TOKEN_MAX)
+#define CTL_POLICY_MAX (1 + 2 + CTL_ALLOW_MAX + 2 + CTL_DENY_MAX + 2 + 4 * CTL_UIDS_MAX)
+#define CTL_REQ_MAX (CTL_REQ_HEAD + DMX_KEY_MAX + 4 + DMX_TOKEN_MAX + CTL_POLICY_MAX)
 #define CTL_REPLY_HEAD 8                                /* status + payload_len */
 #define CTL_STATS_FIELDS 14
 #define CTL_STATS_LEN (CTL_STATS_FIELDS * 8)
-/* A list of ~130k containers with the longest keys; the client refuses more. */
+/* Longest dmx_entry.policy description on the wire (it is a char[160]). */
+#define CTL_DESC_MAX (sizeof(((struct dmx_entry *)0)->policy) - 1)
+/* A list of ~100k containers with the longest keys; the client refuses more. */
 #define CTL_PAYLOAD_MAX (64u << 20)
 /* errno values travel as i32; anything outside 0..-4095 is not an errno. */
 #define CTL_ERRNO_MAX 4095
 
+/* One decoded request: ~40 KiB, keep it static or on a thread's stack. For
+ * ops other than SPAWN the policy fields are zero and the strings empty. */
 struct ctl_request {
 	uint8_t op;
 	uint16_t key_len;
 	uint32_t token_len;
 	char key[DMX_KEY_MAX + 1];          /* NUL-terminated after decode */
 	char token[DMX_TOKEN_MAX + 1];      /* secret: wipe with explicit_bzero after use */
+	uint8_t flags;                      /* CTL_FLAG_* */
+	uint16_t allow_len;
+	uint16_t deny_len;
+	uint16_t nuids;
+	char allow[CTL_ALLOW_MAX + 1];      /* NUL-terminated after decode */
+	char deny[CTL_DENY_MAX + 1];
+	uid_t uids[CTL_UIDS_MAX];           /* none is (uid_t)-1, the kernel's "no uid" */
 };
+
+/* Copy policy into req (a SPAWN): -EMSGSIZE when allow, deny or the uid list
+ * is over its bound, -EINVAL for a uid of (uid_t)-1. The strings are not
+ * judged: dmx_policy_check does that. req is written only on success. */
+int ctl_request_set_policy(struct ctl_request *req, const struct dmx_policy *policy);
+
+/* The policy a decoded SPAWN carries, pointing into req (which must outlive it). */
+void ctl_request_policy(const struct ctl_request *req, struct dmx_policy *out);
 
 /* Bytes needed to encode req, or -EINVAL if it breaks the per-op rules. */
 int ctl_request_size(const struct ctl_request *req);
@@ -57,8 +97,9 @@ int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap);
 /* Decode one request from the first len bytes of buf. Returns the frame's
  * length when complete, 0 when more bytes are needed, or a negative errno as
  * soon as the bytes seen so far cannot start a valid frame: -EOPNOTSUPP for an
- * unknown op, -EMSGSIZE for a length over its bound or not allowed for the op,
- * -EBADMSG for a NUL inside the key or token. out is written only when complete. */
+ * unknown op or policy flag, -EMSGSIZE for a length or uid count over its bound
+ * or not allowed for the op, -EBADMSG for a NUL inside a string or a uid of
+ * (uid_t)-1. out is written only when complete. */
 int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out);
 
 /* Reply head: status must be 0 or a negative errno, and an error carries no payload. */
@@ -78,7 +119,7 @@ int ctl_stats_decode(const void *payload, size_t len, struct dmx_stats *out);
 /* Bytes a LIST payload of n entries needs (entries must hold valid keys). */
 size_t ctl_list_size(const struct dmx_entry *entries, size_t n);
 /* Encode n entries: the payload length, -EINVAL for an entry with an empty or
- * over-long key or path, -ENOSPC when cap is too small. */
+ * over-long key or path, or an unterminated policy, -ENOSPC when cap is too small. */
 int ctl_list_encode(const struct dmx_entry *entries, size_t n, void *buf, size_t cap);
 /* Validate a whole LIST payload and fill up to cap entries (like dmx_list):
  * returns the entry count, or -EBADMSG for any malformed byte or trailing data. */

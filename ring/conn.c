@@ -73,6 +73,11 @@ static void conn_refuse(struct ring *r, struct container *ctr, int cfd, int stat
 	if (n > 0)
 		(void)send(cfd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	shutdown(cfd, SHUT_WR);
+	/* Read what already arrived (usually the request): closing with unread
+	 * input would turn our answer into ECONNRESET at the client. Bounded:
+	 * a flood just gets the reset. */
+	for (int i = 0; i < 16 && recv(cfd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
 	close(cfd);
 	ctr->stats.errors++;
 	ctr->stats.responses[status / 100]++;
