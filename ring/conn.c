@@ -104,10 +104,6 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 	/* SO_PEERCRED: who connected, as the kernel saw it at connect(). */
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		cred.uid = (uid_t)-1;
-	if (!conn_uid_allowed(ctr, cred.uid)) {
-		conn_refuse(r, ctr, cfd, 403, "dockmux: this user may not use this socket");
-		return;
-	}
 	if (ctr->stats.conns_active >= r->cfg->max_conns) {
 		conn_refuse(r, ctr, cfd, 503, "dockmux: too many connections on this socket");
 		return;
@@ -138,6 +134,14 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 		return;
 	}
 	conn_head_timer_start(c);
+	if (!conn_uid_allowed(ctr, cred.uid)) {
+		/* Answered as a response, after the client's request is read
+		 * (conn_fail drains): a refusal sent right at accept reaches
+		 * most clients as a reset, never as a message. */
+		ring_log(r, 6, "refused uid %u path=%s", (unsigned)cred.uid, ctr->path);
+		conn_fail(c, 403, "dockmux: this user may not use this socket");
+		return;
+	}
 	c->ufd = conn_pool_take(ctr);
 	if (c->ufd >= 0) {
 		c->connected = true;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/cmd_cli.sh: end-to-end test of the `dockmux` CLI and daemon against a
-# tiny python3 upstream that answers every request with 200 and echoes the
-# Authorization headers it received. Usage: tests/cmd_cli.sh path/to/dockmux
+# tiny python3 upstream that answers every request (201 for POST .../create,
+# else 200) and echoes the request line and the Authorization headers it
+# received, so a forwarded request is told apart from dockmux's own 403.
+# Usage: tests/cmd_cli.sh path/to/dockmux
 # Prints `ok - name` / `not ok - name` per check, then "N passed, M failed".
 set -u
 
@@ -74,8 +76,12 @@ class Echo(socketserver.StreamRequestHandler):
                     length = int(value.strip())
             if length:
                 self.rfile.read(length)
-            body = b"upstream-ok\n" + b"".join(b"auth=" + a + b"\n" for a in auth)
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            method, target = (line.split(b" ") + [b"", b""])[:2]
+            status = b"201 Created" if method == b"POST" and target.endswith(b"/create") \
+                else b"200 OK"
+            body = (b"upstream-ok\nrequest=" + method + b" " + target + b"\n" +
+                    b"".join(b"auth=" + a + b"\n" for a in auth))
+            self.wfile.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain\r\n"
                              b"Content-Length: %d\r\n\r\n" % len(body) + body)
             self.wfile.flush()
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -230,8 +236,8 @@ check "a key with any bytes works and is escaped in the log" t_odd_key
 t_ls() {
 	local out
 	out=$("$BIN" ls --control "$CTL") || return 1
-	head -n1 <<<"$out" | grep -Eq '^KEY +PATH +CONNS +ACTIVE +REQUESTS +BYTES_UP +BYTES_DOWN +ERRORS$' &&
-		grep -Eq "^$KEY +$SOCK +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$out" &&
+	head -n1 <<<"$out" | grep -Eq '^KEY +PATH +CONNS +ACTIVE +REQUESTS +BYTES_UP +BYTES_DOWN +ERRORS +4XX +5XX +DENIED +UIDS +POLICY$' &&
+		grep -Eq "^$KEY +$SOCK +[0-9]+ +[0-9]+ +[0-9]+ .* any +none$" <<<"$out" &&
 		grep -qF 'odd\x20key\x0a' <<<"$out" && [ "$(wc -l <<<"$out")" = 3 ]
 }
 check "ls lists the keys in a table with a header" t_ls
@@ -241,8 +247,11 @@ t_ls_json() {
 import json, sys
 rows = json.load(sys.stdin)
 keys = {r["key"]: r for r in rows}
-assert keys[sys.argv[1]]["path"] == sys.argv[2]
-assert keys[sys.argv[1]]["requests"] >= 3
+k = keys[sys.argv[1]]
+assert k["path"] == sys.argv[2]
+assert k["requests"] >= 3
+assert k["policy"] == "none" and k["nuids"] == 0 and k["denied"] == 0
+assert k["responses"]["2xx"] >= 3 and k["responses"]["4xx"] == 0
 ' "$KEY" "$SOCK"
 }
 check "ls --json is valid JSON with the key" t_ls_json
@@ -286,6 +295,191 @@ t_teardown_unknown() {
 	out=$("$BIN" teardown --control "$CTL" never-spawned 2>&1) && [ -z "$out" ]
 }
 check "teardown of an unknown key exits 0 silently" t_teardown_unknown
+
+# ---- per-container policy ----
+
+# http SOCK METHOD TARGET: prints the status code, then the body.
+http() {
+	curl -sS --max-time 10 --unix-socket "$1" -X "$2" -o "$T/body" -w '%{http_code}\n' \
+		"http://x$3" && cat "$T/body"
+}
+
+# is_denied SOCK METHOD TARGET TEXT: a 403 from dockmux whose JSON message holds TEXT.
+is_denied() {
+	local out
+	out=$(http "$1" "$2" "$3") || return 1
+	[ "$(head -n1 <<<"$out")" = 403 ] &&
+		tail -n +2 <<<"$out" | python3 -c '
+import json, sys
+msg = json.load(sys.stdin)["message"]
+assert msg.startswith("dockmux policy: ") and sys.argv[1] in msg, msg
+' "$4"
+}
+
+# is_forwarded SOCK METHOD TARGET STATUS: the upstream answered it.
+is_forwarded() {
+	local out
+	out=$(http "$1" "$2" "$3") || return 1
+	[ "$(head -n1 <<<"$out")" = "$4" ] && grep -qxF "request=$2 $3" <<<"$out"
+}
+
+spawn() { printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$@"; }
+
+RO_SOCK=
+t_read_only() {
+	RO_SOCK=$(spawn --read-only ro-1) &&
+		is_denied "$RO_SOCK" POST /containers/create 'read-only (POST not allowed)' &&
+		is_denied "$RO_SOCK" DELETE /v1.41/images/busybox 'read-only' &&
+		is_forwarded "$RO_SOCK" GET /_ping 200 &&
+		is_forwarded "$RO_SOCK" GET /v1.41/containers/json 200
+}
+check "spawn --read-only: POST gets 403 naming the rule, GET is forwarded" t_read_only
+
+DENY_SOCK=
+t_deny() {
+	DENY_SOCK=$(spawn --deny 'POST /containers/**/exec' deny-1) &&
+		is_denied "$DENY_SOCK" POST /containers/web/exec 'denied by rule "POST /containers/**/exec"' &&
+		is_denied "$DENY_SOCK" POST /v1.41/containers/web/db/exec 'POST /containers/**/exec' &&
+		is_forwarded "$DENY_SOCK" POST /containers/create 201 &&
+		is_forwarded "$DENY_SOCK" POST /containers/web/start 200 &&
+		is_forwarded "$DENY_SOCK" GET /containers/web/exec 200
+}
+check "spawn --deny 'POST /containers/**/exec' blocks exec only" t_deny
+
+ALLOW_SOCK=
+t_allow() {
+	ALLOW_SOCK=$(spawn --allow ping,version allow-1) &&
+		is_forwarded "$ALLOW_SOCK" GET /_ping 200 &&
+		is_forwarded "$ALLOW_SOCK" GET /v1.41/version 200 &&
+		is_denied "$ALLOW_SOCK" GET /containers/json 'area "containers" not in the allowlist' &&
+		is_denied "$ALLOW_SOCK" POST /v1.41/containers/create 'not in the allowlist'
+}
+check "spawn --allow ping,version allows those areas only" t_allow
+
+t_bad_policy() {
+	local err rc
+	err=$(spawn --deny 'POST /containers/../exec' bad-1 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 1 ] && [[ $err == "dockmux: spawn: policy: deny rule path is not normalised"* ]] &&
+		[ "$(wc -l <<<"$err")" = 1 ] || return 1
+	err=$(spawn --allow ping,nope bad-1 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 1 ] && [[ $err == *"unknown API area"* ]] || return 1
+	err=$(spawn --allow '' bad-1 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 1 ] && [[ $err == *"--allow needs at least one API area"* ]] || return 1
+	err=$(spawn --uid no-such-user-here bad-1 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 1 ] && [[ $err == *"--uid no-such-user-here"* ]] || return 1
+	# Refused before anything reached the daemon.
+	[ ! -e "$("$BIN" path --dir "$DIR" bad-1)" ] && ! grep -q 'key="bad-1"' "$LOG"
+}
+check "an invalid policy is refused by spawn (exit 1, reason, nothing sent)" t_bad_policy
+
+t_hostile_spawn_frame() {
+	# Raw frames: a deny length over its bound (refused before its bytes
+	# come), an unknown policy flag, and the retired op 1 (a spawn without a
+	# policy, which an old client would send).
+	python3 - "$CTL" <<'EOF' &&
+import errno, socket, struct, sys
+def call(frame):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(frame)
+    status, plen = struct.unpack(">iI", s.recv(8))
+    s.close()
+    return status, plen
+spawn = b"\x05" + struct.pack(">H", 1) + b"k" + struct.pack(">I", 1) + b"t"
+assert call(spawn + b"\x00" + struct.pack(">HH", 0, 0xffff)) == (-errno.EMSGSIZE, 0)
+assert call(spawn + b"\x80") == (-errno.EOPNOTSUPP, 0)
+assert call(b"\x01" + struct.pack(">H", 1) + b"k" + struct.pack(">I", 1) + b"t") == \
+    (-errno.EOPNOTSUPP, 0)
+# Well-formed, but a policy the library refuses: only EINVAL goes back.
+assert call(spawn + b"\x00" + struct.pack(">HH", 0, 5) + b"bogus" + struct.pack(">H", 0)) == \
+    (-errno.EINVAL, 0)
+EOF
+		grep -q 'msg="bad control request" pid=[0-9]* err="Message too long"' "$LOG" &&
+		grep -q "msg=\"spawn failed\" key=\"k\" err=\"Invalid argument\" why=\"policy: deny rule" "$LOG" &&
+		"$BIN" ls --control "$CTL" >/dev/null && [ ! -e "$("$BIN" path --dir "$DIR" k)" ]
+}
+check "hostile spawn frames are refused by the daemon, which keeps serving" t_hostile_spawn_frame
+
+t_policy_ls() {
+	local out
+	out=$("$BIN" ls --control "$CTL") || return 1
+	grep -Eq "^ro-1 +$RO_SOCK +([0-9]+ +){6}[1-9][0-9]* +0 +[1-9][0-9]* +any +read-only$" <<<"$out" &&
+		grep -Eq "^deny-1 +$DENY_SOCK .* any +deny=1 rule$" <<<"$out" &&
+		grep -Eq "^allow-1 +$ALLOW_SOCK .* any +allow=ping\+version$" <<<"$out" &&
+		"$BIN" ls --json --control "$CTL" | python3 -c '
+import json, sys
+rows = {r["key"]: r for r in json.load(sys.stdin)}
+ro = rows["ro-1"]
+assert ro["policy"] == "read-only" and ro["nuids"] == 0, ro
+assert ro["denied"] == 2 and ro["responses"]["4xx"] == 2 and ro["responses"]["2xx"] == 2, ro
+assert ro["responses"]["5xx"] == 0
+assert rows["deny-1"]["policy"] == "deny=1 rule" and rows["deny-1"]["denied"] == 2
+assert rows["allow-1"]["policy"] == "allow=ping+version"
+' && "$BIN" stats --control "$CTL" ro-1 | grep -qx 'denied 2' &&
+		"$BIN" stats --control "$CTL" ro-1 | grep -qx 'responses_4xx 2'
+}
+check "ls shows POLICY, DENIED, 4XX and 5XX (table and --json); stats too" t_policy_ls
+
+t_policy_log() {
+	grep -qF "msg=\"spawn\" key=\"ro-1\" path=\"$RO_SOCK\" policy=\"read-only\" uids=0 " "$LOG" &&
+		grep -qF "key=\"deny-1\" path=\"$DENY_SOCK\" policy=\"deny=1 rule\" uids=0 " "$LOG" &&
+		grep -qF 'policy="allow=ping+version"' "$LOG" &&
+		grep -qF "key=\"$KEY\" path=\"$SOCK\" policy=\"none\" uids=0 " "$LOG"
+}
+check "the spawn log line carries the policy's description" t_policy_log
+
+# A uid that is not ours: the socket refuses the connection itself, with a
+# 403 sent right after accept and a close. curl polls its connect after
+# connect() returned and, when the close is already there (most of the time),
+# gives up (exit 7, or 55 if its send hits EPIPE) without reading the 403:
+# retry those. Any answer but the 403 fails at once.
+OTHER_UID=65534
+[ "$(id -u)" = 65534 ] && OTHER_UID=65533
+uid_refused() { # sock
+	local i out
+	for ((i = 0; i < 200; i++)); do
+		out=$(http "$1" GET /_ping 2>/dev/null) || continue
+		[ "$(head -n1 <<<"$out")" = 403 ] || return 1
+		tail -n +2 <<<"$out" | python3 -c '
+import json, sys
+assert "may not use this socket" in json.load(sys.stdin)["message"]
+'
+		return
+	done
+	return 1
+}
+
+t_uid() {
+	local sock
+	sock=$(spawn --uid "$OTHER_UID" uid-1) && uid_refused "$sock" || return 1
+	"$BIN" ls --json --control "$CTL" | python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin) if r["key"] == "uid-1"][0]
+assert r["nuids"] == 1 and r["policy"] == "none", r
+' && "$BIN" ls --control "$CTL" | grep -Eq '^uid-1 .* 1 +none$' &&
+		[ "$(spawn --uid "$(id -u)" --uid "$OTHER_UID" uid-1)" = "$sock" ] &&
+		is_forwarded "$sock" GET /_ping 200
+}
+check "spawn --uid: another uid's connection gets 403; its own uid gets through" t_uid
+
+t_replace() {
+	[ "$(spawn ro-1)" = "$RO_SOCK" ] &&
+		is_forwarded "$RO_SOCK" POST /containers/create 201 &&
+		[ "$(spawn --read-only --deny '/containers/*/export' ro-1)" = "$RO_SOCK" ] &&
+		is_denied "$RO_SOCK" POST /containers/create 'read-only' &&
+		is_denied "$RO_SOCK" GET /containers/web/export 'denied by rule "/containers/*/export"' &&
+		"$BIN" ls --control "$CTL" | grep -Eq '^ro-1 .* read-only,deny=1 rule$'
+}
+check "spawning a key again replaces its policy (left-out options are cleared)" t_replace
+
+t_help_policy() {
+	"$BIN" --help | grep -q -- '--read-only' && "$BIN" --help | grep -q 'replaces its token and its'
+}
+check "--help documents the policy options and the replace semantics" t_help_policy
 
 printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$KEY" >/dev/null
 ODD_SOCK=$("$BIN" path --dir "$DIR" -- "$ODD_KEY")

@@ -1,7 +1,8 @@
 /* tests/cmd_control.c: the control-socket protocol of cmd/control.c. Round
  * trips of every frame kind, then every malformed frame a hostile peer could
- * send: truncated at each byte, oversized or op-forbidden lengths, unknown ops,
- * NUL bytes, bad reply heads; and the blocking helpers over socketpairs.
+ * send: truncated at each byte, oversized or op-forbidden lengths, unknown ops
+ * and policy flags, NUL bytes, bad reply heads, random corruption; and the
+ * blocking helpers over socketpairs.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -25,6 +26,43 @@ static void req_set(struct ctl_request *req, uint8_t op, const char *key, size_t
 	memcpy(req->key, key, key_len);
 	req->token_len = (uint32_t)token_len;
 	memcpy(req->token, token, token_len);
+}
+
+/* A SPAWN's policy fields, straight into req (no validation: tests build
+ * malformed requests too). */
+static void req_policy(struct ctl_request *req, uint8_t flags, const char *allow,
+		       const char *deny, const uid_t *uids, size_t nuids)
+{
+	req->flags = flags;
+	req->allow_len = (uint16_t)strlen(allow);
+	memcpy(req->allow, allow, req->allow_len + 1);
+	req->deny_len = (uint16_t)strlen(deny);
+	memcpy(req->deny, deny, req->deny_len + 1);
+	req->nuids = (uint16_t)nuids;
+	if (nuids)
+		memcpy(req->uids, uids, nuids * sizeof(uid_t));
+}
+
+/* Bytes of an encoded policy tail. */
+static size_t policy_size(const struct ctl_request *req)
+{
+	return 1 + 2 + req->allow_len + 2 + req->deny_len + 2 + 4 * (size_t)req->nuids;
+}
+
+static void req_assert_eq(const struct ctl_request *a, const struct ctl_request *b)
+{
+	cr_assert_eq(a->op, b->op);
+	cr_assert_eq(a->key_len, b->key_len);
+	cr_assert_eq(memcmp(a->key, b->key, a->key_len + 1), 0);
+	cr_assert_eq(a->token_len, b->token_len);
+	cr_assert_eq(memcmp(a->token, b->token, a->token_len + 1), 0);
+	cr_assert_eq(a->flags, b->flags);
+	cr_assert_eq(a->allow_len, b->allow_len);
+	cr_assert_eq(memcmp(a->allow, b->allow, a->allow_len + 1), 0);
+	cr_assert_eq(a->deny_len, b->deny_len);
+	cr_assert_eq(memcmp(a->deny, b->deny, a->deny_len + 1), 0);
+	cr_assert_eq(a->nuids, b->nuids);
+	cr_assert_eq(memcmp(a->uids, b->uids, a->nuids * sizeof(uid_t)), 0);
 }
 
 /* Every byte but NUL, so keys really are binary. */
@@ -59,6 +97,23 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* A raw spawn up to its token ("k", "t"): where the policy tail starts. */
+#define SPAWN_TAIL (CTL_REQ_HEAD + 1 + 4 + 1)
+
+static void spawn_head(uint8_t *buf)
+{
+	head(buf, CTL_OP_SPAWN, 1);
+	buf[3] = 'k';
+	put32(buf + 4, 1);
+	buf[8] = 't';
+}
+
 /* ---- requests: round trips ---- */
 
 Test(control_request, spawn_round_trips_binary_key_and_longest_token)
@@ -72,7 +127,7 @@ Test(control_request, spawn_round_trips_binary_key_and_longest_token)
 	memset(token, 't', sizeof(token));
 	req_set(&req, CTL_OP_SPAWN, key, klen, token, sizeof(token));
 	n = encode(&req, buf);
-	cr_assert_eq(n, CTL_REQ_MAX, "the longest spawn is exactly CTL_REQ_MAX");
+	cr_assert_eq(n, (int)(CTL_REQ_HEAD + klen + 4 + sizeof(token) + 7), "empty policy: 7 bytes");
 	cr_assert_eq(ctl_request_size(&req), n);
 	cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n);
 	cr_assert_eq(out.op, CTL_OP_SPAWN);
@@ -82,6 +137,117 @@ Test(control_request, spawn_round_trips_binary_key_and_longest_token)
 	cr_assert_eq(out.token_len, sizeof(token));
 	cr_assert_eq(memcmp(out.token, token, sizeof(token)), 0);
 	cr_assert_eq(out.token[sizeof(token)], '\0');
+	req_assert_eq(&out, &req);
+}
+
+Test(control_request, longest_spawn_is_exactly_ctl_req_max)
+{
+	static struct ctl_request req, out;
+	static uint8_t buf[CTL_REQ_MAX + 1];
+	static char allow[CTL_ALLOW_MAX + 1], deny[CTL_DENY_MAX + 1];
+	static uid_t uids[CTL_UIDS_MAX];
+	char key[DMX_KEY_MAX], token[DMX_TOKEN_MAX];
+	size_t klen = key_binary(key);
+	int n;
+
+	memset(token, 't', sizeof(token));
+	memset(allow, 'a', CTL_ALLOW_MAX);
+	/* Every non-NUL byte value: the wire does not judge rules, the library does. */
+	for (int i = 0; i < CTL_DENY_MAX; i++)
+		deny[i] = (char)(i % 255 + 1);
+	for (int i = 0; i < CTL_UIDS_MAX; i++)
+		uids[i] = (uid_t)-2 - (uid_t)i * 0x00010101u;
+	req_set(&req, CTL_OP_SPAWN, key, klen, token, sizeof(token));
+	req_policy(&req, CTL_FLAG_READ_ONLY, allow, deny, uids, CTL_UIDS_MAX);
+	n = ctl_request_encode(&req, buf, sizeof(buf));
+	cr_assert_eq(n, CTL_REQ_MAX);
+	cr_assert_eq(ctl_request_encode(&req, buf, CTL_REQ_MAX - 1), -ENOSPC);
+	memset(&out, 0x5a, sizeof(out));
+	cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n);
+	req_assert_eq(&out, &req);
+}
+
+Test(control_request, spawn_policies_round_trip)
+{
+	static const uid_t some[] = { 0, 1000, 65534, 0x7fffffff, (uid_t)-2 };
+	static const struct {
+		uint8_t flags;
+		const char *allow, *deny;
+		size_t nuids;
+	} cases[] = {
+		{ 0, "", "", 0 },
+		{ CTL_FLAG_READ_ONLY, "", "", 0 },
+		{ 0, "ping,version", "", 0 },
+		{ 0, "", "POST /containers/**/exec", 0 },
+		{ CTL_FLAG_READ_ONLY, " containers , images ", "DELETE /images/**; /containers/*/export",
+		  5 },
+		{ 0, "", "", 1 },
+		/* Bytes the library will refuse still travel: it names the reason. */
+		{ 0, "\xff\x01,", "\t;;\x7f", 2 },
+	};
+	static struct ctl_request req, out;
+	static uint8_t buf[CTL_REQ_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n;
+
+		req_set(&req, CTL_OP_SPAWN, "key", 3, "tok", 3);
+		req_policy(&req, cases[i].flags, cases[i].allow, cases[i].deny, some, cases[i].nuids);
+		n = encode(&req, buf);
+		cr_assert_eq(n, (int)(CTL_REQ_HEAD + 3 + 4 + 3 + policy_size(&req)), "case %zu", i);
+		memset(&out, 0xaa, sizeof(out));
+		cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n, "case %zu", i);
+		req_assert_eq(&out, &req);
+	}
+}
+
+Test(control_request, policy_setter_and_getter)
+{
+	static struct ctl_request req;
+	static char longer[CTL_DENY_MAX + 2];
+	static const uid_t uids[] = { 0, 65534 }, bad[] = { 1, (uid_t)-1 };
+	static uid_t many[CTL_UIDS_MAX + 1];
+	struct dmx_policy pol = { 0 }, back;
+
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	ctl_request_policy(&req, &back);
+	cr_assert(!back.read_only && !back.allow && !back.deny && !back.uids && !back.nuids,
+		  "a zeroed request carries no policy");
+
+	pol = (struct dmx_policy){ .read_only = 1, .allow = "ping", .deny = "/x", .uids = uids,
+				   .nuids = 2 };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), 0);
+	cr_assert_eq(req.flags, CTL_FLAG_READ_ONLY);
+	ctl_request_policy(&req, &back);
+	cr_assert_eq(back.read_only, 1);
+	cr_assert_str_eq(back.allow, "ping");
+	cr_assert_str_eq(back.deny, "/x");
+	cr_assert_eq(back.nuids, 2);
+	cr_assert_eq(back.uids[1], 65534);
+
+	/* Empty strings are "none" on the wire and NULL again after it. */
+	pol = (struct dmx_policy){ .allow = "", .deny = "" };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), 0);
+	ctl_request_policy(&req, &back);
+	cr_assert(!back.read_only && !back.allow && !back.deny && !back.uids && !back.nuids);
+
+	memset(longer, 'x', sizeof(longer) - 1);
+	pol = (struct dmx_policy){ .allow = longer + sizeof(longer) - 2 - CTL_ALLOW_MAX };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), -EMSGSIZE, "allow over its bound");
+	pol = (struct dmx_policy){ .allow = longer + sizeof(longer) - 1 - CTL_ALLOW_MAX };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), 0, "allow at its bound");
+	pol = (struct dmx_policy){ .deny = longer };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), -EMSGSIZE, "deny over its bound");
+	pol = (struct dmx_policy){ .deny = longer + 1 };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), 0, "deny at its bound");
+	cr_assert_eq(req.deny_len, CTL_DENY_MAX);
+	pol = (struct dmx_policy){ .uids = many, .nuids = CTL_UIDS_MAX + 1 };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), -EMSGSIZE, "too many uids");
+	pol = (struct dmx_policy){ .uids = bad, .nuids = 2 };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), -EINVAL, "uid -1");
+	pol = (struct dmx_policy){ .uids = NULL, .nuids = 1 };
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), -EINVAL, "uids missing");
+	cr_assert_eq(req.deny_len, CTL_DENY_MAX, "req untouched on failure");
 }
 
 Test(control_request, every_op_round_trips)
@@ -107,7 +273,8 @@ Test(control_request, every_op_round_trips)
 
 		req_set(&req, cases[i].op, cases[i].key, kl, cases[i].token, tl);
 		n = encode(&req, buf);
-		cr_assert_eq(n, (int)(CTL_REQ_HEAD + kl + 4 + tl), "case %zu", i);
+		cr_assert_eq(n, (int)(CTL_REQ_HEAD + kl + 4 + tl +
+				      (cases[i].op == CTL_OP_SPAWN ? 7 : 0)), "case %zu", i);
 		memset(&out, 0xaa, sizeof(out));
 		cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n, "case %zu", i);
 		cr_assert_eq(out.op, cases[i].op);
@@ -115,6 +282,7 @@ Test(control_request, every_op_round_trips)
 		cr_assert_eq(out.key_len, kl);
 		cr_assert_str_eq(out.token, cases[i].token);
 		cr_assert_eq(out.token_len, tl);
+		req_assert_eq(&out, &req);
 	}
 }
 
@@ -161,6 +329,47 @@ Test(control_request, encode_rejects_what_decode_would)
 	cr_assert_eq(ctl_request_encode(&req, buf, 10), 10);
 }
 
+Test(control_request, encode_rejects_bad_policies)
+{
+	static struct ctl_request req;
+	static uint8_t buf[CTL_REQ_MAX];
+	const uid_t uid = 1, nouid = (uid_t)-1;
+
+	req_set(&req, CTL_OP_TEARDOWN, "k", 1, "", 0);
+	req.flags = CTL_FLAG_READ_ONLY;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "teardown with flags");
+	req_set(&req, CTL_OP_STATS, "", 0, "", 0);
+	req_policy(&req, 0, "ping", "", NULL, 0);
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "stats with allow");
+	req_set(&req, CTL_OP_LIST, "", 0, "", 0);
+	req_policy(&req, 0, "", "", &uid, 1);
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "list with uids");
+
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	req.flags = 0x02;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "unknown flag");
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	req.allow_len = CTL_ALLOW_MAX + 1;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "allow too long");
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	req.deny_len = CTL_DENY_MAX + 1;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "deny too long");
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	req.nuids = CTL_UIDS_MAX + 1;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "too many uids");
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	req_policy(&req, 0, "", "", &nouid, 1);
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "uid -1");
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	memcpy(req.allow, "a\0b", 3);
+	req.allow_len = 3;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "NUL in allow");
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	memcpy(req.deny, "a\0b", 3);
+	req.deny_len = 3;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "NUL in deny");
+}
+
 /* ---- requests: malformed ---- */
 
 Test(control_request, every_truncation_asks_for_more)
@@ -169,15 +378,27 @@ Test(control_request, every_truncation_asks_for_more)
 	static uint8_t buf[CTL_REQ_MAX];
 	char key[DMX_KEY_MAX];
 	size_t klen = key_binary(key);
+	const uid_t uids[] = { 0, 1000, 65534 };
 	int n;
 
 	req_set(&req, CTL_OP_SPAWN, key, klen, "some-token", 10);
+	req_policy(&req, CTL_FLAG_READ_ONLY, "ping,containers", "POST /containers/**/exec;/x",
+		   uids, 3);
 	n = encode(&req, buf);
 	memset(&out, 0x5a, sizeof(out));
 	for (int len = 0; len < n; len++)
 		cr_assert_eq(ctl_request_decode(buf, (size_t)len, &out), 0, "prefix %d", len);
 	cr_assert_eq(out.op, 0x5a, "out untouched until the frame is complete");
+	cr_assert_eq(out.allow[0], 0x5a);
 	cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n);
+	req_assert_eq(&out, &req);
+
+	/* With every policy field empty, the tail is 7 bytes of its own. */
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	n = encode(&req, buf);
+	cr_assert_eq(n, SPAWN_TAIL + 7);
+	for (int len = 0; len < n; len++)
+		cr_assert_eq(ctl_request_decode(buf, (size_t)len, &out), 0, "empty policy %d", len);
 
 	req_set(&req, CTL_OP_LIST, "", 0, "", 0);
 	n = encode(&req, buf);
@@ -190,7 +411,8 @@ Test(control_request, unknown_ops_fail_on_the_first_byte)
 {
 	static struct ctl_request out;
 	uint8_t buf[16] = { 0 };
-	const uint8_t ops[] = { 0, 5, 6, 0x7f, 0x80, 0xff };
+	/* 1 is the retired spawn without a policy. */
+	const uint8_t ops[] = { 0, 1, 6, 0x7f, 0x80, 0xff };
 
 	for (size_t i = 0; i < sizeof(ops); i++) {
 		buf[0] = ops[i];
@@ -278,6 +500,178 @@ Test(control_request, nul_in_key_or_token_is_rejected)
 	cr_assert_eq(ctl_request_decode(buf, 11, &out), -EBADMSG);
 	memcpy(buf + 8, "\0yz", 3);
 	cr_assert_eq(ctl_request_decode(buf, 11, &out), -EBADMSG);
+}
+
+Test(control_request, every_truncation_of_the_longest_spawn_asks_for_more)
+{
+	static struct ctl_request req, out;
+	static uint8_t buf[CTL_REQ_MAX];
+	static char allow[CTL_ALLOW_MAX + 1], deny[CTL_DENY_MAX + 1];
+	static uid_t uids[CTL_UIDS_MAX];
+	char key[DMX_KEY_MAX], token[DMX_TOKEN_MAX];
+	size_t klen = key_binary(key);
+	int n;
+
+	memset(token, 't', sizeof(token));
+	memset(allow, 'a', CTL_ALLOW_MAX);
+	memset(deny, 'd', CTL_DENY_MAX);
+	req_set(&req, CTL_OP_SPAWN, key, klen, token, sizeof(token));
+	req_policy(&req, CTL_FLAG_READ_ONLY, allow, deny, uids, CTL_UIDS_MAX);
+	n = encode(&req, buf);
+	cr_assert_eq(n, CTL_REQ_MAX);
+	out.op = 0x5a;
+	for (int len = 0; len < n; len++)
+		if (ctl_request_decode(buf, (size_t)len, &out) != 0)
+			cr_assert_fail("prefix %d of %d", len, n);
+	cr_assert_eq(out.op, 0x5a);
+	cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n);
+}
+
+Test(control_request, unknown_policy_flags_fail_as_soon_as_seen)
+{
+	static struct ctl_request out;
+	uint8_t buf[SPAWN_TAIL + 1];
+
+	spawn_head(buf);
+	for (unsigned f = 0; f < 256; f++) {
+		buf[SPAWN_TAIL] = (uint8_t)f;
+		cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out),
+			     f & ~CTL_FLAGS_KNOWN ? -EOPNOTSUPP : 0, "flags 0x%02x", f);
+	}
+}
+
+Test(control_request, oversized_allow_or_deny_fails_before_the_bytes_arrive)
+{
+	static struct ctl_request out;
+	uint8_t buf[SPAWN_TAIL + 1 + 2 + 2];
+	const uint16_t allow_lens[] = { CTL_ALLOW_MAX + 1, 0x1000, 0xffff };
+	const uint16_t deny_lens[] = { CTL_DENY_MAX + 1, 0xffff };
+
+	spawn_head(buf);
+	buf[SPAWN_TAIL] = 0;
+	for (size_t i = 0; i < sizeof(allow_lens) / sizeof(allow_lens[0]); i++) {
+		put16(buf + SPAWN_TAIL + 1, allow_lens[i]);
+		cr_assert_eq(ctl_request_decode(buf, SPAWN_TAIL + 3, &out), -EMSGSIZE,
+			     "allow_len %u", allow_lens[i]);
+	}
+	put16(buf + SPAWN_TAIL + 1, CTL_ALLOW_MAX);
+	cr_assert_eq(ctl_request_decode(buf, SPAWN_TAIL + 3, &out), 0, "allow at its bound");
+	put16(buf + SPAWN_TAIL + 1, 0);
+	for (size_t i = 0; i < sizeof(deny_lens) / sizeof(deny_lens[0]); i++) {
+		put16(buf + SPAWN_TAIL + 3, deny_lens[i]);
+		cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), -EMSGSIZE,
+			     "deny_len %u", deny_lens[i]);
+	}
+	put16(buf + SPAWN_TAIL + 3, CTL_DENY_MAX);
+	cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), 0, "deny at its bound");
+}
+
+Test(control_request, oversized_uid_count_fails_before_the_uids_arrive)
+{
+	static struct ctl_request out;
+	uint8_t buf[SPAWN_TAIL + 7];
+	const uint16_t counts[] = { CTL_UIDS_MAX + 1, 0x1000, 0xffff };
+
+	spawn_head(buf);
+	memset(buf + SPAWN_TAIL, 0, 5);   /* flags, empty allow, empty deny */
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		put16(buf + SPAWN_TAIL + 5, counts[i]);
+		cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), -EMSGSIZE, "nuids %u",
+			     counts[i]);
+	}
+	put16(buf + SPAWN_TAIL + 5, CTL_UIDS_MAX);
+	cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), 0, "at the bound: wants uids");
+}
+
+Test(control_request, nul_in_policy_strings_and_uid_minus_one_are_rejected)
+{
+	static struct ctl_request out;
+	uint8_t buf[64];
+	size_t t = SPAWN_TAIL;
+
+	spawn_head(buf);
+	buf[t] = 0;
+	put16(buf + t + 1, 3);
+	memcpy(buf + t + 3, "p\0g", 3);
+	cr_assert_eq(ctl_request_decode(buf, t + 6, &out), -EBADMSG, "NUL in allow, once whole");
+	cr_assert_eq(ctl_request_decode(buf, t + 5, &out), 0, "not judged before it is whole");
+
+	put16(buf + t + 1, 0);
+	put16(buf + t + 3, 2);
+	memcpy(buf + t + 5, "/\0", 2);
+	cr_assert_eq(ctl_request_decode(buf, t + 7, &out), -EBADMSG, "NUL in deny");
+
+	put16(buf + t + 3, 0);
+	put16(buf + t + 5, 3);
+	put32(buf + t + 7, 0);
+	put32(buf + t + 11, 0xffffffff);
+	cr_assert_eq(ctl_request_decode(buf, t + 15, &out), -EBADMSG,
+		     "uid -1, as soon as it is visible");
+	cr_assert_eq(ctl_request_decode(buf, t + 14, &out), 0);
+	put32(buf + t + 11, 0xfffffffe);
+	put32(buf + t + 15, 7);
+	cr_assert_eq(ctl_request_decode(buf, t + 19, &out), (int)(t + 19));
+	cr_assert_eq(out.nuids, 3);
+	cr_assert_eq(out.uids[1], (uid_t)-2);
+	cr_assert_eq(out.uids[2], 7);
+}
+
+Test(control_request, other_ops_carry_no_policy_tail)
+{
+	static struct ctl_request out;
+	uint8_t buf[16];
+
+	/* A teardown ends at its (empty) token: what follows is not its policy. */
+	head(buf, CTL_OP_TEARDOWN, 1);
+	buf[3] = 'k';
+	put32(buf + 4, 0);
+	buf[8] = 0xff;
+	memset(&out, 0x5a, sizeof(out));
+	cr_assert_eq(ctl_request_decode(buf, 9, &out), 8);
+	cr_assert_eq(out.flags, 0);
+	cr_assert_eq(out.allow_len, 0);
+	cr_assert_eq(out.allow[0], '\0');
+	cr_assert_eq(out.deny[0], '\0');
+	cr_assert_eq(out.nuids, 0);
+}
+
+/* Random corruption of valid frames: whatever the bytes, decode stays in
+ * bounds (ASan builds check that) and a frame it accepts is within the
+ * bounds every caller relies on. */
+Test(control_request, random_corruption_never_escapes_the_bounds)
+{
+	static struct ctl_request req, out;
+	static uint8_t good[512], buf[512];
+	const uid_t uids[] = { 0, 1000 };
+	unsigned seed = 12345;
+	int n;
+
+	req_set(&req, CTL_OP_SPAWN, "key", 3, "token", 5);
+	req_policy(&req, CTL_FLAG_READ_ONLY, "ping,version", "POST /containers/**/exec", uids, 2);
+	n = ctl_request_encode(&req, good, sizeof(good));
+	cr_assert_gt(n, 0);
+	for (int round = 0; round < 200000; round++) {
+		size_t len = (size_t)n;
+		int flips = 1 + rand_r(&seed) % 4, ret;
+
+		memcpy(buf, good, (size_t)n);
+		for (int f = 0; f < flips; f++)
+			buf[rand_r(&seed) % n] = (uint8_t)rand_r(&seed);
+		if (rand_r(&seed) % 4 == 0)
+			len = (size_t)(rand_r(&seed) % (n + 1));
+		ret = ctl_request_decode(buf, len, &out);
+		if (ret < 0 || ret == 0)
+			continue;
+		if ((size_t)ret > len || out.key_len > DMX_KEY_MAX ||
+		    out.token_len > DMX_TOKEN_MAX || out.allow_len > CTL_ALLOW_MAX ||
+		    out.deny_len > CTL_DENY_MAX || out.nuids > CTL_UIDS_MAX ||
+		    strlen(out.key) != out.key_len || strlen(out.allow) != out.allow_len ||
+		    strlen(out.deny) != out.deny_len || (out.flags & ~CTL_FLAGS_KNOWN))
+			cr_assert_fail("round %d accepted a frame out of bounds", round);
+		for (size_t i = 0; i < out.nuids; i++)
+			if (out.uids[i] == (uid_t)-1)
+				cr_assert_fail("round %d accepted uid -1", round);
+	}
 }
 
 /* ---- reply heads and payloads ---- */
@@ -407,6 +801,12 @@ static void list_fill(void)
 	strcpy(list_in[2].key, "x");
 	strcpy(list_in[2].path, "p");
 	stats_fill(&list_in[2].stats, 3);
+	strcpy(list_in[0].policy, "read-only,allow=containers+images,deny=2 rules");
+	list_in[0].nuids = 3;
+	memset(list_in[1].policy, 'p', sizeof(list_in[1].policy) - 1);
+	list_in[1].nuids = UINT32_MAX;
+	/* list_in[2]: an empty description (the library writes "none", but
+	 * the wire need not care) and any uid. */
 }
 
 Test(control_list, round_trips)
@@ -417,8 +817,9 @@ Test(control_list, round_trips)
 
 	list_fill();
 	size = ctl_list_size(list_in, 3);
-	cr_assert_eq(size, 4 + (2 + 11 + 1 + 34 + CTL_STATS_LEN) +
-			   (2 + 255 + 1 + 107 + CTL_STATS_LEN) + (2 + 1 + 1 + 1 + CTL_STATS_LEN));
+	cr_assert_eq(size, 4 + (2 + 11 + 1 + 34 + 1 + 46 + 4 + CTL_STATS_LEN) +
+			   (2 + 255 + 1 + 107 + 1 + 159 + 4 + CTL_STATS_LEN) +
+			   (2 + 1 + 1 + 1 + 1 + 0 + 4 + CTL_STATS_LEN));
 	buf = malloc(size);
 	n = ctl_list_encode(list_in, 3, buf, size);
 	cr_assert_eq(n, (int)size);
@@ -453,6 +854,9 @@ Test(control_list, encode_refuses_bad_entries)
 	list_fill();
 	list_in[2].path[0] = '\0';
 	cr_assert_eq(ctl_list_encode(list_in, 3, buf, sizeof(buf)), -EINVAL);
+	list_fill();
+	memset(list_in[2].policy, 'p', sizeof(list_in[2].policy));
+	cr_assert_eq(ctl_list_encode(list_in, 3, buf, sizeof(buf)), -EINVAL, "unterminated policy");
 }
 
 Test(control_list, every_truncation_and_extension_is_malformed)
@@ -472,7 +876,7 @@ Test(control_list, every_truncation_and_extension_is_malformed)
 
 /* One small entry, by hand, then broken one field at a time. */
 static size_t list_raw(uint8_t *buf, uint32_t count, uint16_t key_len, const char *key,
-		       uint8_t path_len, const char *path)
+		       uint8_t path_len, const char *path, uint8_t desc_len, const char *desc)
 {
 	size_t off = 0;
 
@@ -485,6 +889,11 @@ static size_t list_raw(uint8_t *buf, uint32_t count, uint16_t key_len, const cha
 	buf[off++] = path_len;
 	memcpy(buf + off, path, strlen(path));
 	off += strlen(path);
+	buf[off++] = desc_len;
+	memcpy(buf + off, desc, strlen(desc));
+	off += strlen(desc);
+	put32(buf + off, 2);
+	off += 4;
 	memset(buf + off, 0, CTL_STATS_LEN);
 	return off + CTL_STATS_LEN;
 }
@@ -492,33 +901,52 @@ static size_t list_raw(uint8_t *buf, uint32_t count, uint16_t key_len, const cha
 Test(control_list, malformed_fields)
 {
 	static uint8_t buf[1024];
+	static char longdesc[CTL_DESC_MAX + 2];
 	size_t len;
 
-	len = list_raw(buf, 1, 2, "ab", 2, "/p");
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), 1, "the well-formed base case");
+	cr_assert_str_eq(list_out[0].policy, "none");
+	cr_assert_eq(list_out[0].nuids, 2);
 
-	len = list_raw(buf, 2, 2, "ab", 2, "/p");
+	len = list_raw(buf, 2, 2, "ab", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 2), -EBADMSG, "count over the entries");
-	len = list_raw(buf, 0, 2, "ab", 2, "/p");
+	len = list_raw(buf, 0, 2, "ab", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "count under the entries");
-	len = list_raw(buf, 0xffffffff, 2, "ab", 2, "/p");
+	len = list_raw(buf, 0xffffffff, 2, "ab", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, NULL, 0), -EBADMSG, "huge count");
-	len = list_raw(buf, 1, 0, "", 2, "/p");
+	len = list_raw(buf, 1, 0, "", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "empty key");
-	len = list_raw(buf, 1, 3, "ab", 2, "/p");
+	len = list_raw(buf, 1, 3, "ab", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "key_len off by one");
-	len = list_raw(buf, 1, 0xffff, "ab", 2, "/p");
+	len = list_raw(buf, 1, 0xffff, "ab", 2, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "key_len huge");
-	len = list_raw(buf, 1, 2, "ab", 0, "");
+	len = list_raw(buf, 1, 2, "ab", 0, "", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "empty path");
-	len = list_raw(buf, 1, 2, "ab", 0xff, "/p");
+	len = list_raw(buf, 1, 2, "ab", 0xff, "/p", 4, "none");
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "path_len huge");
-	len = list_raw(buf, 1, 2, "ab", 2, "/p");
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 4, "none");
 	buf[7] = '\0';  /* the key's second byte */
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "NUL in key");
-	len = list_raw(buf, 1, 2, "ab", 2, "/p");
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 4, "none");
 	buf[10] = '\0';  /* the path's second byte */
 	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "NUL in path");
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 4, "none");
+	buf[13] = '\0';  /* the description's second byte */
+	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "NUL in the policy");
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 5, "none");
+	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "policy_len off by one");
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 0xff, "none");
+	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "policy_len huge");
+	memset(longdesc, 'd', CTL_DESC_MAX + 1);
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", CTL_DESC_MAX + 1, longdesc);
+	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), -EBADMSG, "policy over its buffer");
+	longdesc[CTL_DESC_MAX] = '\0';
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", CTL_DESC_MAX, longdesc);
+	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), 1, "policy at its bound");
+	cr_assert_str_eq(list_out[0].policy, longdesc);
+	len = list_raw(buf, 1, 2, "ab", 2, "/p", 0, "");
+	cr_assert_eq(ctl_list_decode(buf, len, list_out, 1), 1, "an empty policy is fine");
 	cr_assert_eq(ctl_list_decode(buf, 3, NULL, 0), -EBADMSG, "no count");
 	cr_assert_eq(ctl_list_decode(buf, (size_t)CTL_PAYLOAD_MAX + 1, NULL, 0), -EBADMSG,
 		     "over the payload bound, before reading it");
@@ -550,9 +978,11 @@ Test(control_io, request_round_trip)
 {
 	static struct ctl_request req, out;
 	static uint8_t buf[CTL_REQ_MAX];
+	const uid_t uids[] = { 1000 };
 	int n;
 
 	req_set(&req, CTL_OP_SPAWN, "key", 3, "tok", 3);
+	req_policy(&req, CTL_FLAG_READ_ONLY, "ping", "/containers/*/export", uids, 1);
 	n = encode(&req, buf);
 	/* Byte by byte: the reader must reassemble. */
 	for (int i = 0; i < n; i++)
@@ -560,6 +990,7 @@ Test(control_io, request_round_trip)
 	cr_assert_eq(ctl_recv_request(sp[1], &out), 0);
 	cr_assert_str_eq(out.key, "key");
 	cr_assert_str_eq(out.token, "tok");
+	req_assert_eq(&out, &req);
 }
 
 Test(control_io, truncated_request_then_eof)
@@ -591,6 +1022,25 @@ Test(control_io, hostile_lengths_fail_without_waiting)
 	buf[3] = 'k';
 	put32(buf + 4, 0xffffffff);
 	cr_assert_eq(ctl_send_all(sp[0], buf, sizeof(buf)), 0);
+	cr_assert_eq(ctl_recv_request(sp[1], &out), -EMSGSIZE);
+}
+
+Test(control_io, hostile_policy_lengths_fail_without_waiting)
+{
+	static struct ctl_request out;
+	uint8_t buf[SPAWN_TAIL + 7];
+
+	spawn_head(buf);
+	buf[SPAWN_TAIL] = CTL_FLAG_READ_ONLY;
+	put16(buf + SPAWN_TAIL + 1, 0);
+	put16(buf + SPAWN_TAIL + 3, 0);
+	put16(buf + SPAWN_TAIL + 5, 0xffff);
+	cr_assert_eq(ctl_send_all(sp[0], buf, sizeof(buf)), 0);
+	cr_assert_eq(ctl_recv_request(sp[1], &out), -EMSGSIZE);
+	pair_close();
+	pair_open();
+	put16(buf + SPAWN_TAIL + 1, 0xffff);
+	cr_assert_eq(ctl_send_all(sp[0], buf, SPAWN_TAIL + 3), 0);
 	cr_assert_eq(ctl_recv_request(sp[1], &out), -EMSGSIZE);
 }
 

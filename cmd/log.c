@@ -1,0 +1,114 @@
+/* cmd/log.c: the daemon's log, one logfmt line per event on stderr, written
+ * with one write() under a lock so lines never interleave. Values are escaped
+ * so a key (any bytes but NUL) can neither forge fields nor break a line.
+ * Callers never pass a token.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_raw(struct log_line *l, const char *s, size_t n)
+{
+	/* Two bytes stay free for a closing quote and the newline. */
+	if (n > sizeof(l->buf) - 2 - l->len)
+		n = sizeof(l->buf) - 2 - l->len;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+/* name="value" with \" \\ and \xNN for every byte outside printable ASCII,
+ * so a key (any bytes but NUL) can neither forge fields nor break the line. */
+void log_str(struct log_line *l, const char *name, const char *val)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	log_raw(l, " ", 1);
+	log_raw(l, name, strlen(name));
+	log_raw(l, "=\"", 2);
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
+		char esc[4] = { '\\', (char)*p };
+		size_t n = 2;
+
+		if (*p < 0x20 || *p >= 0x7f) {
+			esc[1] = 'x';
+			esc[2] = hex[*p >> 4];
+			esc[3] = hex[*p & 15];
+			n = 4;
+		} else if (*p != '"' && *p != '\\') {
+			esc[0] = (char)*p;
+			n = 1;
+		}
+		if (sizeof(l->buf) - 2 - l->len < n)
+			break;  /* truncate whole escapes only */
+		log_raw(l, esc, n);
+	}
+	l->buf[l->len++] = '"';  /* room reserved by log_raw */
+}
+
+void log_num(struct log_line *l, const char *name, long long v)
+{
+	char tmp[64];
+	int n = snprintf(tmp, sizeof(tmp), " %s=%lld", name, v);
+
+	log_raw(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+void log_begin(struct log_line *l, const char *level, const char *msg)
+{
+	struct tm tm;
+	time_t now = time(NULL);
+	char ts[32];
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	l->len = 0;
+	log_raw(l, "ts=", 3);
+	log_raw(l, ts, strlen(ts));
+	log_raw(l, " level=", 7);
+	log_raw(l, level, strlen(level));
+	log_str(l, "msg", msg);
+}
+
+void log_end(struct log_line *l)
+{
+	size_t off = 0;
+
+	l->buf[l->len++] = '\n';
+	/* One write per line under a lock: lines from the control thread and
+	 * the rings never interleave, whatever stderr is. */
+	pthread_mutex_lock(&log_lock);
+	while (off < l->len) {
+		ssize_t n = write(STDERR_FILENO, l->buf + off, l->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+void log_err(struct log_line *l, int err)
+{
+	log_str(l, "err", strerror(-err));
+}
+
+/* dmx_config.log: syslog levels from the library, same line format. */
+void log_library(void *userdata, int level, const char *msg)
+{
+	struct log_line l;
+	const char *name = level <= 3 ? "error" : level == 4 ? "warn" : level <= 6 ? "info" : "debug";
+
+	(void)userdata;
+	log_begin(&l, name, msg);
+	log_str(&l, "src", "lib");
+	log_end(&l);
+}
