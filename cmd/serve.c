@@ -435,6 +435,11 @@ int cmd_serve(int argc, char **argv)
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "socket-owner", required_argument, NULL, 'o' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "max-line", required_argument, NULL, 'L' },
+		{ "max-head", required_argument, NULL, 'E' },
+		{ "max-body", required_argument, NULL, 'B' },
+		{ "head-timeout-ms", required_argument, NULL, 'T' },
+		{ "max-conns", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -472,6 +477,31 @@ int cmd_serve(int argc, char **argv)
 				return bad_usage("serve: --socket-owner takes UID[:GID] (numbers or names)");
 			break;
 		case 'c': dm.control = optarg; break;
+		case 'L':
+			if (parse_ulong(optarg, 10, 1024 * 1024, &v) < 0)
+				return bad_usage("serve: --max-line takes bytes up to 1 MiB (0: 8 KiB)");
+			cfg.max_line = (unsigned)v;
+			break;
+		case 'E':
+			if (parse_ulong(optarg, 10, 1024 * 1024, &v) < 0)
+				return bad_usage("serve: --max-head takes bytes up to 1 MiB (0: 64 KiB)");
+			cfg.max_head = (unsigned)v;
+			break;
+		case 'B':
+			if (parse_ulong(optarg, 10, ~0ul, &v) < 0)
+				return bad_usage("serve: --max-body takes bytes (0: unlimited)");
+			cfg.max_body = v;
+			break;
+		case 'T':
+			if (parse_ulong(optarg, 10, 24ul * 3600 * 1000, &v) < 0)
+				return bad_usage("serve: --head-timeout-ms takes milliseconds (0: 30000)");
+			cfg.head_timeout_ms = (unsigned)v;
+			break;
+		case 'C':
+			if (parse_ulong(optarg, 10, 1u << 20, &v) < 0)
+				return bad_usage("serve: --max-conns takes a count (0: 1024)");
+			cfg.max_conns = (unsigned)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage("serve: bad option");
 		}
