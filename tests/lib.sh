@@ -1,11 +1,13 @@
+# shellcheck shell=bash
 # tests/lib.sh: shell functions shared by tests/run-all.sh, tests/e2e/dockerd.sh
 # and demo/run.sh: install what is missing from Debian's packages, configure
 # and build with meson. Source it (bash); it only defines functions and
 # variables.
 
 # Everything the build, the tests and the demo need on Debian bookworm.
+# clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh.
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
-libcriterion-dev docker.io containerd busybox-static curl python3 valgrind"
+libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev"
 
 # Root of the git checkout this file belongs to.
 DMX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,8 +31,7 @@ dmx_missing_packages() {
 # is missing. Returns non-zero (after printing apt's log tail) on failure.
 dmx_need_packages() {
 	local want missing log sudo=
-	# shellcheck disable=SC2086
-	if [ $# -gt 0 ]; then want=("$@"); else want=($DMX_APT_PACKAGES); fi
+	if [ $# -gt 0 ]; then want=("$@"); else read -r -d "" -a want <<<"$DMX_APT_PACKAGES"; fi
 	command -v dpkg-query >/dev/null || {
 		dmx_log "not a Debian system (no dpkg-query): assuming ${want[*]} are present"
 		return 0

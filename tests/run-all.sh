@@ -1,99 +1,304 @@
 #!/usr/bin/env bash
-# tests/run-all.sh: THE test command (README, .ci/run). As root on Debian
-# bookworm: installs what is missing, builds, and runs every suite: the
-# Criterion unit and integration tests (plain and under ASan/UBSan), the CLI
-# test, the end-to-end tests with a real private dockerd and the real docker
-# CLI, the Rust binding's cargo tests, and a bounded fuzz run. Ends with
-# "N passed, M failed" over everything; exits non-zero if anything failed or a
-# suite could not run. Env: BUILD_DIR (default build), FUZZ_SECONDS (default 60).
+# tests/run-all.sh: THE test command (`bash tests/run-all.sh`; CI runs it as
+# root through .ci/run with CI=true).
+#
+#   1. install missing Debian packages (apt-get update only if something is)
+#   2. build with meson + ninja in $BUILD_DIR (default build/, reused)
+#   3. every Criterion test (meson test), counting Criterion's own synthesis
+#   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream
+#   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
+#      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets
+#   6. the Criterion tests again, built with ASan + UBSan in $ASAN_BUILD_DIR
+#      (default build-asan/)
+#   7. tests/fuzz/run.sh: every libFuzzer target for $FUZZ_SECONDS (default 60)
+#   8. bindings/rust/run-tests.sh, when a cargo new enough for the crate's
+#      rust-version is installed (Debian's is not; rustup's is): skipped with
+#      a note otherwise, unless DMX_REQUIRE_RUST=1
+# and prints a last line "N passed, M failed" totalling every check. Exits
+# non-zero when anything failed or a suite could not run.
+#
+# Env: BUILD_DIR, ASAN_BUILD_DIR, DMX_E2E_DIR (dockerd state dir), DOCKER (the
+# docker CLI for the end-to-end suite), FUZZ_SECONDS, DMX_SKIP_E2E=1 /
+# DMX_SKIP_ASAN=1 / DMX_SKIP_FUZZ=1 to leave a suite out on purpose (refused
+# when CI=true), DMX_REQUIRE_RUST=1.
 set -u
-cd "$(dirname "$0")/.."
-. tests/lib.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$DMX_ROOT" || exit 1
+
 BUILD_DIR=${BUILD_DIR:-build}
-ASAN_DIR=${BUILD_DIR}-asan
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-export DMX_E2E_DIR=${DMX_E2E_DIR:-/tmp/dockmux-e2e-$$}
-total_pass=0 total_fail=0
+ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
+CI=${CI:-}
+[ "$CI" = false ] || [ "$CI" = 0 ] && CI=
+LOGS=$(mktemp -d /tmp/dmx-run-all.XXXXXX)
+TOTAL_PASS=0
+TOTAL_FAIL=0
+SUMMARY=()
+DOCKERD_STARTED=
+T0=$(date +%s)
 
-add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); }
-# suite NAME CMD...: run a suite that ends with "N passed, M failed".
-suite() {
-	local name=$1 log line p f
-	shift
-	log=$(mktemp)
-	dmx_log "suite: $name"
-	"$@" 2>&1 | tee "$log"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
-	if [ -z "$line" ]; then
-		echo "not ok - suite $name printed no summary (could not run)"
-		add 0 1
-	else
-		p=${line%% passed*}
-		f=${line#*passed, }
-		f=${f%% failed*}
-		add "$p" "$f"
+heading() { printf '\n######## %s\n' "$*"; }
+# tally SUITE PASSED FAILED [NOTE]
+tally() {
+	TOTAL_PASS=$((TOTAL_PASS + $2))
+	TOTAL_FAIL=$((TOTAL_FAIL + $3))
+	SUMMARY+=("$(printf '%-26s %4d passed, %3d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+}
+# could_not_run SUITE WHY: a suite that cannot run counts as one failure.
+could_not_run() {
+	echo "error: $1 could not run: $2" >&2
+	tally "$1" 0 1 "could not run: $2"
+}
+skipped() { # SUITE VAR: an explicit opt-out, refused on CI
+	if [ -n "$CI" ]; then
+		could_not_run "$1" "$2=1 is not allowed when CI is set"
+		return 1
 	fi
-	rm -f "$log"
-}
-# criterion DIR LABEL: every Criterion executable meson registered.
-criterion() {
-	local dir=$1 label=$2 exe out syn t p f c
-	for exe in "$dir"/tests/test_*; do
-		[ -f "$exe" ] && [ -x "$exe" ] || continue
-		out=$(timeout 900 "$exe" 2>&1)
-		syn=$(grep 'Synthesis:' <<<"$out" | tail -1)
-		if [ -z "$syn" ]; then
-			echo "not ok - $label $(basename "$exe") crashed or printed no synthesis"
-			tail -20 <<<"$out"
-			add 0 1
-			continue
-		fi
-		t=$(sed -E 's/.*Tested: ([0-9]+).*/\1/' <<<"$syn")
-		p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$syn")
-		f=$(sed -E 's/.*Failing: ([0-9]+).*/\1/' <<<"$syn")
-		c=$(sed -E 's/.*Crashing: ([0-9]+).*/\1/' <<<"$syn")
-		echo "$label $(basename "$exe"): $p/$t passed"
-		[ "$f" -gt 0 ] || [ "$c" -gt 0 ] && grep -E '^\[(FAIL|----)\]' <<<"$out" | head -30
-		add "$p" $((f + c))
-	done
+	echo "SKIPPED $1 ($2=1)"
+	SUMMARY+=("$(printf '%-26s skipped (%s=1)' "$1" "$2")")
+	return 0
 }
 
-dmx_need_packages || { echo "0 passed, 1 failed"; exit 1; }
-dmx_log "build ($BUILD_DIR)"
-dmx_build "$BUILD_DIR" || { echo "0 passed, 1 failed"; exit 1; }
-
-dmx_log "Criterion tests"
-criterion "$BUILD_DIR" unit
-
-dmx_log "Criterion tests under ASan/UBSan ($ASAN_DIR)"
-if dmx_build "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false; then
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		criterion "$ASAN_DIR" asan
+# The private dockerd's state dir: this run's own unless DMX_E2E_DIR is given
+# (then it is kept, images included, for the next run).
+if [ -z "${DMX_E2E_DIR:-}" ]; then
+	export DMX_E2E_DIR=/tmp/dockmux-e2e-run.$$
+	E2E_OWN_DIR=1
 else
-	echo "not ok - ASan build"
-	add 0 1
+	E2E_OWN_DIR=
+fi
+stop_dockerd() {
+	if [ -n "$E2E_OWN_DIR" ]; then
+		bash tests/e2e/dockerd.sh purge
+	else
+		bash tests/e2e/dockerd.sh stop
+	fi
+	DOCKERD_STARTED=
+}
+cleanup() {
+	[ -n "$DOCKERD_STARTED" ] && stop_dockerd
+	rm -rf "$LOGS"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# criterion_counts LABEL BUILD_DIR: read BUILD_DIR/meson-logs/testlog.json
+# and print "PASSED FAILED" on the last line. Per test executable: Criterion's
+# synthesis gives the counts (Failing includes crashes); no synthesis (crash,
+# timeout) is one failure; a non-zero exit or a sanitizer report with no
+# failing test is one more failure, except LeakSanitizer reports whose every
+# frame is inside Criterion's own runner (a leak of libcriterion, not ours).
+criterion_counts() {
+	python3 - "$1" "$2/meson-logs/testlog.json" <<'EOF'
+import json, re, sys
+
+label, path = sys.argv[1], sys.argv[2]
+SYN = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RUNTIME = ("libcriterion.so", "libc.so", "ld-linux", "libnanomsg", "libboxfort", "libgit2")
+
+def sanitizer_reports(text):
+    """(real, benign) counts of sanitizer reports in text."""
+    real = benign = 0
+    real += len(re.findall(r"runtime error:", text))                      # UBSan
+    real += len(re.findall(r"ERROR: AddressSanitizer", text))             # ASan
+    for block in re.split(r"ERROR: LeakSanitizer", text)[1:]:
+        block = block.split("SUMMARY:")[0]
+        for leak in re.split(r"\n(?=(?:Direct|Indirect) leak of)", block):
+            frames = re.findall(r"^\s*#(\d+) .*$", leak, re.M)
+            lines = [l for l in leak.splitlines() if re.match(r"\s*#\d+ ", l)]
+            if not lines:
+                continue
+            ours = [l for l in lines[1:] if not any(m in l for m in RUNTIME)]
+            if ours:
+                real += 1
+            else:
+                benign += 1
+    return real, benign
+
+passed = failed = 0
+try:
+    tests = [json.loads(l) for l in open(path) if l.strip()]
+except OSError as e:
+    print(f"{label}: cannot read {path}: {e}")
+    tests = []
+if not tests:
+    print(f"{label}: no test results")
+    failed += 1
+for t in tests:
+    out = ANSI.sub("", (t.get("stdout") or "") + "\n" + (t.get("stderr") or ""))
+    name, result, rc = t["name"], t.get("result"), t.get("returncode")
+    m = SYN.findall(out)
+    notes = []
+    if m:
+        tested, p, f, c = map(int, m[-1])
+        passed += p
+        failed += f
+        if f:
+            notes.append(f"{f} failing ({c} crashing)")
+            for l in out.splitlines():
+                if l.startswith("[FAIL]") or "[----]" in l and ("Assertion" in l or "CRASH" in l or "crash" in l or "Timeout" in l or "signal" in l):
+                    notes.append("  " + l.strip()[:200])
+    else:
+        f = 0
+        failed += 1
+        notes.append(f"no Criterion synthesis (crashed or timed out: {result}, exit {rc})")
+    real, benign = sanitizer_reports(out)
+    if m and f == 0 and (real or (result != "OK" and not benign)):
+        failed += 1
+        notes.append(f"{result}, exit {rc}, {real} sanitizer report(s) with every test passing")
+        for l in out.splitlines():
+            if "Sanitizer" in l or "runtime error" in l or "crashed during" in l:
+                notes.append("  " + l.strip()[:200])
+                if len(notes) > 12:
+                    break
+    if not notes:
+        status = "ok"
+        if benign:
+            status += f" (ignored {benign} LeakSanitizer report(s) inside libcriterion's own runner)"
+        print(f"{label}: {name}: {status}")
+    else:
+        print(f"{label}: {name}: FAILED" + "".join("\n    " + n for n in notes))
+print(passed, failed)
+EOF
+}
+
+# run_criterion LABEL BUILD_DIR
+run_criterion() {
+	local label=$1 dir=$2 out counts
+	heading "$label: Criterion tests ($dir)"
+	rm -f "$dir/meson-logs/testlog.json"
+	timeout 3600 meson test -C "$dir" --no-rebuild --print-errorlogs >"$LOGS/$label.log" 2>&1
+	grep -E '^ *[0-9]+/[0-9]+ ' "$LOGS/$label.log" | awk '!seen[$0]++'
+	if ! out=$(criterion_counts "$label" "$dir"); then
+		could_not_run "$label" "cannot read the meson test log"
+		tail -20 "$LOGS/$label.log"
+		return
+	fi
+	sed '$d' <<<"$out" | grep -v ': ok$'
+	counts=$(tail -1 <<<"$out")
+	tally "$label" "${counts% *}" "${counts#* }"
+	[ "${counts#* }" = 0 ] || echo "(full output: $dir/meson-logs/testlog.txt)"
+}
+
+# run_tap_suite LABEL TIMEOUT CMD...: a script printing ok/not ok lines and a
+# last "N passed, M failed"; streamed live, then counted.
+run_tap_suite() {
+	local label=$1 limit=$2 rc line p f
+	shift 2
+	timeout -k 10 "$limit" "$@" 2>&1 | tee "$LOGS/$label.log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$label.log" | tail -1)
+	if [ -z "$line" ]; then
+		could_not_run "$label" "no 'N passed, M failed' line (exit $rc$([ "$rc" = 124 ] && echo ', timed out'))"
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		tally "$label" "$p" 1 "exit $rc with no failing check"
+	else
+		tally "$label" "$p" "$f"
+	fi
+}
+
+# ---------------------------------------------------------------- 1. packages
+heading "packages"
+if ! dmx_need_packages; then
+	could_not_run "packages" "apt-get install failed"
+fi
+echo "dockerd $(dockerd --version 2>/dev/null | sed 's/Docker version //'), containerd" \
+	"$(containerd --version 2>/dev/null | awk '{print $3}'), docker CLI" \
+	"$(${DOCKER:-docker} --version 2>/dev/null | sed 's/Docker version //'), kernel $(uname -r)"
+
+# ---------------------------------------------------------------- 2. build
+heading "build ($BUILD_DIR)"
+BUILT=
+if dmx_build "$BUILD_DIR"; then
+	BUILT=1
+	echo "built $BUILD_DIR"
+else
+	could_not_run "build" "meson/ninja failed in $BUILD_DIR"
+fi
+DOCKMUX_BIN=$DMX_ROOT/$BUILD_DIR/cmd/dockmux
+case $BUILD_DIR in /*) DOCKMUX_BIN=$BUILD_DIR/cmd/dockmux ;; esac
+
+if [ -n "$BUILT" ]; then
+	# ------------------------------------------------------------ 3. unit + integration
+	run_criterion criterion "$BUILD_DIR"
+
+	# ------------------------------------------------------------ 4. CLI
+	heading "cli: tests/cmd_cli.sh"
+	run_tap_suite cli 600 bash tests/cmd_cli.sh "$DOCKMUX_BIN"
+else
+	could_not_run criterion "no build"
+	could_not_run cli "no build"
 fi
 
-suite cli bash tests/cmd_cli.sh "$BUILD_DIR/cmd/dockmux"
-
-dmx_log "private dockerd"
-trap 'bash tests/e2e/dockerd.sh stop >/dev/null 2>&1' EXIT
-if bash tests/e2e/dockerd.sh start; then
-	DOCKMUX=$BUILD_DIR/cmd/dockmux suite e2e bash tests/e2e/docker_cli.sh
+# ---------------------------------------------------------------- 5. end to end
+heading "e2e: the docker CLI through dockmux to a private dockerd"
+if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
+	skipped e2e DMX_SKIP_E2E
+elif [ -z "$BUILT" ]; then
+	could_not_run e2e "no build"
+elif [ "$(id -u)" != 0 ]; then
+	could_not_run e2e "a private dockerd needs root (or set DMX_SKIP_E2E=1)"
 else
-	echo "not ok - e2e: the private dockerd did not start"
-	add 0 1
+	DOCKERD_STARTED=1
+	if bash tests/e2e/dockerd.sh start >/dev/null; then
+		DOCKMUX=$DOCKMUX_BIN run_tap_suite e2e 1800 bash tests/e2e/docker_cli.sh dockmux
+	else
+		could_not_run e2e "the private dockerd did not start"
+	fi
+	stop_dockerd
 fi
-bash tests/e2e/dockerd.sh stop >/dev/null 2>&1
 
-if command -v cargo >/dev/null; then
-	suite rust bash bindings/rust/run-tests.sh "$BUILD_DIR"
+# ---------------------------------------------------------------- 6. sanitizers
+heading "asan: ASan + UBSan build ($ASAN_BUILD_DIR)"
+if [ -n "${DMX_SKIP_ASAN:-}" ] && [ "$DMX_SKIP_ASAN" != 0 ]; then
+	skipped asan DMX_SKIP_ASAN
+elif dmx_build "$ASAN_BUILD_DIR" -Db_sanitize=address,undefined -Db_lundef=false; then
+	echo "built $ASAN_BUILD_DIR"
+	run_criterion asan "$ASAN_BUILD_DIR"
 else
-	echo "not ok - rust: cargo not installed"
-	add 0 1
+	could_not_run asan "meson/ninja failed in $ASAN_BUILD_DIR"
 fi
 
-suite fuzz bash tests/fuzz/run.sh "$FUZZ_SECONDS"
+# ---------------------------------------------------------------- 7. fuzz
+heading "fuzz: libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
+if [ -n "${DMX_SKIP_FUZZ:-}" ] && [ "$DMX_SKIP_FUZZ" != 0 ]; then
+	skipped fuzz DMX_SKIP_FUZZ
+elif ! command -v clang >/dev/null; then
+	could_not_run fuzz "clang is not installed"
+else
+	run_tap_suite fuzz 3600 bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+fi
 
-echo "$total_pass passed, $total_fail failed"
-[ "$total_fail" -eq 0 ]
+# ---------------------------------------------------------------- 8. rust
+heading "rust: the Rust binding's cargo tests"
+# rust_ok: cargo and rustc at least the crate's rust-version.
+rust_ok() {
+	local want have
+	command -v cargo >/dev/null && command -v rustc >/dev/null || return 1
+	want=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' bindings/rust/Cargo.toml)
+	have=$(rustc --version | awk '{print $2}')
+	[ -z "$want" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" = "$want" ]
+}
+if [ -z "$BUILT" ]; then
+	could_not_run rust "no build"
+elif rust_ok; then
+	run_tap_suite rust 1800 bash bindings/rust/run-tests.sh "$BUILD_DIR"
+elif [ -n "${DMX_REQUIRE_RUST:-}" ] && [ "$DMX_REQUIRE_RUST" != 0 ]; then
+	could_not_run rust "no cargo/rustc >= the crate's rust-version"
+else
+	echo "SKIPPED rust: no cargo/rustc >= $(sed -n 's/^rust-version *= *"\(.*\)".*/\1/p' \
+		bindings/rust/Cargo.toml) (Debian bookworm ships 1.63; rustup installs a newer one)"
+	SUMMARY+=("$(printf '%-26s skipped (no cargo/rustc new enough)' rust)")
+fi
+
+# ---------------------------------------------------------------- total
+heading "summary ($(($(date +%s) - T0)) s)"
+printf '%s\n' "${SUMMARY[@]}"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+[ "$TOTAL_FAIL" -eq 0 ]

@@ -107,7 +107,7 @@ trap 'exit 130' INT TERM
 
 L="--label dmx.e2e.run=$RUN" # on every container this run creates
 
-echo "# mode $MODE, docker CLI $DOCKER ($("$DOCKER" --version 2>/dev/null | sed 's/,.*//'))"
+echo "# mode $MODE, docker CLI $DOCKER ($(timeout 10 "$DOCKER" --version 2>/dev/null | sed 's/,.*//'))"
 
 # ---------------------------------------------------------------- the proxy
 if [ "$MODE" = direct ]; then
@@ -275,7 +275,7 @@ if [ "$BIG" != 0 ]; then
 	fi
 	# BuildKit: POST /session and /grpc upgraded to h2c. Only a CLI with BuildKit
 	# built in (Debian's 20.10) can do it without the buildx plugin.
-	if "$DOCKER" buildx version >/dev/null 2>&1 || "$DOCKER" --version | grep -q ' 20\.'; then
+	if timeout 10 "$DOCKER" buildx version >/dev/null 2>&1 || timeout 10 "$DOCKER" --version | grep -q ' 20\.'; then
 		if out=$(DOCKER_BUILDKIT=1 T=300 dk build -q -t "$RUN-img:buildkit" "$W/ctx" 2>&1); then
 			ok "build with BuildKit (/session and /grpc upgrades)"
 		else
@@ -343,6 +343,26 @@ if [ "$MODE" = dockmux ]; then
 	out=$(timeout 10 "$DOCKMUX" ls --control "$CTL" 2>&1)
 	grep -q "^$RUN-two " <<<"$out" && nok "ls no longer lists the torn-down key" "$out" ||
 		ok "ls no longer lists the torn-down key"
+
+	# A read-only policy, when this dockmux has one: reads pass, writes are
+	# refused by dockmux (the container is never created).
+	if "$DOCKMUX" spawn --help 2>&1 | grep -q -- '--read-only'; then
+		RO=$(printf '%s' "$TOKEN1-ro" | timeout 10 "$DOCKMUX" spawn --control "$CTL" --read-only "$RUN-ro" 2>&1)
+		if [ -S "$RO" ]; then
+			check "read-only socket: docker ps works" eval 'SOCK=$RO dk ps'
+			out=$(SOCK=$RO T=20 dk run --rm --name "$RUN-ro-c" $L "$IMAGE" true 2>&1)
+			rc=$?
+			left=$(timeout 10 "$DOCKER" -H "unix://$UPSTREAM" ps -aq --filter "name=$RUN-ro-c" 2>&1)
+			[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -z "$left" ] &&
+				ok "read-only socket: docker run is refused, nothing created" ||
+				nok "read-only socket: docker run is refused, nothing created" "exit $rc: $out
+left: $left"
+		else
+			nok "spawn --read-only" "$RO"
+		fi
+	else
+		echo "# skipped read-only policy checks: this dockmux has no spawn --read-only"
+	fi
 
 	# SIGTERM with a stream open: dockmux exits 0, removes its sockets, and the
 	# client's stream ends instead of hanging.

@@ -43,12 +43,12 @@ pids_with_arg() {
 	local p arg
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" = "$$" ] && continue
-		while IFS= read -r -d '' arg; do
+		{ while IFS= read -r -d '' arg; do
 			if [ "$arg" = "$1" ]; then
 				echo "${p#/proc/}"
 				break
 			fi
-		done <"$p/cmdline" 2>/dev/null
+		done <"$p/cmdline"; } 2>/dev/null # the process may be gone
 	done
 }
 
