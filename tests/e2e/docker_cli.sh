@@ -275,14 +275,26 @@ if [ "$BIG" != 0 ]; then
 	fi
 	# BuildKit: POST /session and /grpc upgraded to h2c. Only a CLI with BuildKit
 	# built in (Debian's 20.10) can do it without the buildx plugin.
-	if timeout 10 "$DOCKER" buildx version >/dev/null 2>&1 || timeout 10 "$DOCKER" --version | grep -q ' 20\.'; then
-		if out=$(DOCKER_BUILDKIT=1 T=300 dk build -q -t "$RUN-img:buildkit" "$W/ctx" 2>&1); then
+	# Debian's docker.io CLI (20.10, /usr/bin/docker) is installed beside a newer
+	# one on these machines: use whichever can do BuildKit.
+	BK_DOCKER=
+	for cand in "$DOCKER" /usr/bin/docker; do
+		[ -x "$cand" ] || continue
+		if timeout 10 "$cand" buildx version >/dev/null 2>&1 ||
+			timeout 10 "$cand" --version | grep -q ' 20\.'; then
+			BK_DOCKER=$cand
+			break
+		fi
+	done
+	if [ -n "$BK_DOCKER" ]; then
+		if out=$(DOCKER_BUILDKIT=1 timeout -k 5 300 "$BK_DOCKER" -H "unix://$SOCK" build -q \
+			-t "$RUN-img:buildkit" "$W/ctx" 2>&1); then
 			ok "build with BuildKit (/session and /grpc upgrades)"
 		else
 			nok "build with BuildKit (/session and /grpc upgrades)" "$out"
 		fi
 	else
-		echo "# skipped BuildKit build: $DOCKER has neither BuildKit built in nor buildx"
+		echo "# skipped BuildKit build: no docker CLI here has BuildKit built in or buildx"
 	fi
 fi
 
