@@ -13,6 +13,7 @@
 
 #include <mimalloc.h>
 
+#include "ascii.h"
 #include "keypath.h"
 #include "policy.h"
 #include "ring.h"
@@ -32,17 +33,14 @@ DMX_PUBLIC void dmx_config_init(struct dmx_config *cfg)
 	cfg->socket_gid = (gid_t)-1;
 }
 
-/* RFC 9110 §5.6.2 tchar: what a header name may hold. */
+/* RFC 9110 §5.6.2: a header name is a token. */
 static bool dmx_is_token(const char *s)
 {
 	if (!*s)
 		return false;
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+	for (; *s; s++)
+		if (!is_tchar((unsigned char)*s))
 			return false;
-	}
 	return true;
 }
 

@@ -6,6 +6,8 @@
  */
 #include "policy.h"
 
+#include "ascii.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,14 +60,7 @@ struct policy {
 
 /* Blanks in a policy spec (given at spawn, possibly from a multi-line file). */
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-/* RFC 9110 §5.6.2 tchar: what a method may be made of. */
-static bool is_tchar(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 static int hex_val(unsigned char c)
 {

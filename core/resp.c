@@ -6,20 +6,12 @@
  */
 #include "resp.h"
 
+#include "ascii.h"
+
 #include <errno.h>
 #include <string.h>
 
-/* http.c keeps its character classes and list iterator static; these are
- * the few pieces resp.c needs (RFC 9110 §5.6.2 tchar, §5.6.1 lists). */
-static bool is_tchar(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
-static bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
+/* The comma-list iterator of RFC 9110 §5.6.1, as resp.c needs it. */
 struct list {
 	const char *buf;
 	uint32_t pos;
