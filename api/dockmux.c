@@ -245,10 +245,12 @@ DMX_PUBLIC int dmx_policy_check(const struct dmx_policy *policy, const char **wh
 	return ret;
 }
 
-DMX_PUBLIC int dmx_spawn_policy(dmx *d, const char *key, const char *token,
-				const struct dmx_policy *policy, char *path_out, size_t cap)
+/* dmx_spawn_policy, or with adopt_fd >= 0 dmx_adopt. */
+static int dmx_spawn_cmd(dmx *d, const char *key, const char *token,
+			 const struct dmx_policy *policy, int adopt_fd, char *path_out, size_t cap)
 {
-	struct ring_cmd cmd = { .op = RING_CMD_SPAWN };
+	struct ring_cmd cmd = { .op = RING_CMD_SPAWN, .adopt = adopt_fd >= 0,
+				.adopt_fd = adopt_fd };
 	const char *why;
 	size_t tlen;
 	int idx, ret;
@@ -297,6 +299,72 @@ DMX_PUBLIC int dmx_spawn_policy(dmx *d, const char *key, const char *token,
 	if (ret < 0)
 		return ret;
 	memcpy(path_out, cmd.path, strlen(cmd.path) + 1);
+	return 0;
+}
+
+DMX_PUBLIC int dmx_spawn_policy(dmx *d, const char *key, const char *token,
+				const struct dmx_policy *policy, char *path_out, size_t cap)
+{
+	return dmx_spawn_cmd(d, key, token, policy, -1, path_out, cap);
+}
+
+DMX_PUBLIC int dmx_adopt(dmx *d, const char *key, const char *token,
+			 const struct dmx_policy *policy, int fd, char *path_out, size_t cap)
+{
+	if (fd < 0)
+		return -EBADF;
+	return dmx_spawn_cmd(d, key, token, policy, fd, path_out, cap);
+}
+
+DMX_PUBLIC int dmx_handoff(dmx *d, const char *key, int *fd_out)
+{
+	struct ring_cmd cmd = { .op = RING_CMD_HANDOFF, .adopt_fd = -1 };
+	int idx, ret;
+
+	if (!d || !fd_out)
+		return -EINVAL;
+	idx = dmx_cmd_key(d, &cmd, key);
+	if (idx < 0)
+		return idx;
+	ret = engine_call(d->engine, (unsigned)idx, &cmd);
+	if (ret < 0)
+		return ret;
+	*fd_out = cmd.adopt_fd;
+	return 0;
+}
+
+DMX_PUBLIC int dmx_drain(dmx *d)
+{
+	int ret;
+
+	if (!d)
+		return -EINVAL;
+	for (unsigned i = 0; i < d->nrings; i++) {
+		struct ring_cmd cmd = { .op = RING_CMD_DRAIN };
+
+		ret = engine_call(d->engine, i, &cmd);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+DMX_PUBLIC unsigned dmx_rings(const dmx *d)
+{
+	return d ? d->nrings : 0;
+}
+
+DMX_PUBLIC int dmx_ring_stats(dmx *d, unsigned ring, struct dmx_ring_stats *out)
+{
+	struct ring_cmd cmd = { .op = RING_CMD_RSTATS };
+	int ret;
+
+	if (!d || !out || ring >= d->nrings)
+		return -EINVAL;
+	ret = engine_call(d->engine, ring, &cmd);
+	if (ret < 0)
+		return ret;
+	*out = cmd.rstats;
 	return 0;
 }
 
@@ -386,8 +454,13 @@ DMX_PUBLIC const char *dmx_strerror(int err)
 	case -ENOMEM:
 		return "out of memory";
 	case -EMFILE:
-	case -ENFILE:
 		return "too many open files";
+	case -ENFILE:
+		return "the ring's registered file table is full (see RLIMIT_NOFILE)";
+	case -ESHUTDOWN:
+		return "draining: no new containers";
+	case -EBADF:
+		return "bad file descriptor";
 	case -EACCES:
 	case -EPERM:
 		return "permission denied";

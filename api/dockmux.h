@@ -90,7 +90,10 @@ struct dmx_policy {
 
 /* Create (or find) the container's socket, listening before this returns.
  * Idempotent per key; a different token rotates the token for new requests.
- * -EEXIST when another key with the same hash already owns the path. */
+ * -EEXIST when another key with the same hash already owns the path;
+ * -ENFILE when the ring's table of listeners is full (each ring holds up to
+ * min(RLIMIT_NOFILE, 65536) sockets as io_uring direct descriptors, which do
+ * not count against RLIMIT_NOFILE). */
 int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap);
 
 /* dmx_spawn with a policy (NULL: none). On an existing key the policy is
@@ -135,6 +138,46 @@ struct dmx_entry {
 /* Snapshot of the live containers: fills up to cap entries and returns the
  * number of live containers (which may exceed cap), or a negative errno. */
 int dmx_list(dmx *d, struct dmx_entry *entries, size_t cap);
+
+/* ---- restarts without losing a socket (takeover) ----
+ * A container's socket file is bind-mounted into it: the inode must live on
+ * across a dockmux upgrade. The old process hands each listener over as an
+ * fd (dmx_handoff), the new one serves it (dmx_adopt); neither unlinks the
+ * file. The old one then drains (dmx_drain) and closes. */
+
+/* Like dmx_spawn_policy, but serve fd, a listening socket already bound to
+ * key's path (from another process's dmx_handoff), instead of creating one.
+ * On success the library owns fd (it is closed); on failure the caller does.
+ * -EEXIST if key is already served here, -EINVAL if fd is not a listening
+ * Unix stream socket bound to key's path. */
+int dmx_adopt(dmx *d, const char *key, const char *token, const struct dmx_policy *policy,
+	      int fd, char *path_out, size_t cap);
+
+/* Stop serving key's socket in this process and return its listener as a new
+ * fd (O_CLOEXEC, the caller's to send and close). Connections already open go
+ * on here until they end; the socket file stays. -ENOENT for unknown keys. */
+int dmx_handoff(dmx *d, const char *key, int *fd_out);
+
+/* Stop accepting on every socket (listeners stay bound; new connections wait
+ * in the backlog) and close each connection as soon as nothing is in flight
+ * on it. Open requests and streams finish. Poll dmx_stats(d, NULL, ..)
+ * .conns_active for 0, then dmx_close. New spawns fail with -ESHUTDOWN. */
+int dmx_drain(dmx *d);
+
+/* ---- per-ring counters ---- */
+struct dmx_ring_stats {
+	uint64_t loops;          /* event loop iterations */
+	uint64_t sqes;           /* SQEs submitted */
+	uint64_t cqes;           /* CQEs reaped */
+	uint64_t files_used;     /* registered file slots in use (one per listener) */
+	uint64_t files_total;    /* registered file slots (min(RLIMIT_NOFILE, 65536)) */
+	uint64_t conns;          /* open connections */
+};
+
+/* Number of rings (threads). */
+unsigned dmx_rings(const dmx *d);
+/* Counters of ring 0..dmx_rings()-1. */
+int dmx_ring_stats(dmx *d, unsigned ring, struct dmx_ring_stats *out);
 
 /* A static, human-readable description of a negative errno returned by dmx_*. */
 const char *dmx_strerror(int err);

@@ -192,6 +192,18 @@ bool conn_pool_idle(const struct conn *c)
 	       c->d_end == 0 && resp_tracker_next(&c->track) == RESP_NEXT_IDLE;
 }
 
+bool conn_quiet(const struct conn *c)
+{
+	char byte;
+
+	if (c->closing || c->failing || c->down_tunnel || c->req != REQ_HEAD ||
+	    c->in_start != c->in_end || c->out_start != c->out_end || c->up_pipe_len ||
+	    c->down_pipe_len || c->d_end || resp_tracker_next(&c->track) != RESP_NEXT_IDLE)
+		return false;
+	/* A request that arrived but is not read yet would be lost. */
+	return !(recv(c->cfd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0);
+}
+
 static bool conn_pool_put(struct conn *c)
 {
 	struct container *ctr = c->pool_owner;

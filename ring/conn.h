@@ -73,6 +73,9 @@ void conn_start(struct ring *r, struct container *ctr, int cfd);
 void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags);
 /* Start closing: shut both sockets, cancel their SQEs, detach from the container. */
 void conn_close(struct conn *c);
+/* Nothing in flight either way and no request bytes waiting: closing it
+ * now loses nothing (draining: SIGTERM, handoff). */
+bool conn_quiet(const struct conn *c);
 /* Free closed conns whose SQEs have all completed. */
 void conn_reap(struct ring *r);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,13 +21,18 @@
 #include <mimalloc.h>
 
 #include "conn.h"
+#include "container.h"
 #include "keypath.h"
 
 #define RING_ENTRIES 1024
 #define RING_CQ_ENTRIES 8192
 #define RING_PIPE_POOL 128
 #define RING_PIPE_SIZE (256 * 1024)
-#define RING_LISTEN_BACKLOG 1024
+/* Registered file slots per ring (listeners), at most RLIMIT_NOFILE: the
+ * kernel refuses a bigger table. 8 bytes of kernel memory per slot. */
+#define RING_FILES_MAX 65536
+/* While draining, idle connections are looked for this often. */
+#define RING_DRAIN_TICK_MS 50
 
 struct engine {
 	struct engine_cfg cfg;
@@ -123,6 +129,58 @@ static void ring_pipes_free(struct ring *r)
 	r->npipes = 0;
 }
 
+/* ---- the registered file table ---- */
+
+int ring_file_register(struct ring *r, int fd)
+{
+	unsigned slot;
+	int ret;
+
+	if (r->files_nfree > 0)
+		slot = r->files_free[--r->files_nfree];
+	else if (r->files_next < r->files_total)
+		slot = r->files_next++;
+	else
+		return -ENFILE;
+	ret = io_uring_register_files_update(&r->uring, slot, &fd, 1);
+	if (ret < 0) {
+		ring_file_unregister(r, (int)slot);
+		r->files_used++;   /* undone by the unregister above */
+		return ret;
+	}
+	r->files_used++;
+	return (int)slot;
+}
+
+void ring_file_unregister(struct ring *r, int slot)
+{
+	int none = -1;
+
+	(void)io_uring_register_files_update(&r->uring, (unsigned)slot, &none, 1);
+	r->files_used--;
+	if (r->files_nfree == r->files_free_cap) {
+		unsigned cap = r->files_free_cap ? r->files_free_cap * 2 : 64;
+		uint32_t *p = mi_realloc(r->files_free, cap * sizeof(*p));
+
+		if (!p)
+			return;   /* the slot is lost until restart: only on ENOMEM */
+		r->files_free = p;
+		r->files_free_cap = cap;
+	}
+	r->files_free[r->files_nfree++] = (uint32_t)slot;
+}
+
+static int ring_files_setup(struct ring *r)
+{
+	struct rlimit rl;
+	unsigned n = RING_FILES_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n)
+		n = (unsigned)rl.rlim_cur;
+	r->files_total = n;
+	return io_uring_register_files_sparse(&r->uring, n);
+}
+
 void ring_stats_add(struct dmx_stats *to, const struct dmx_stats *from)
 {
 	to->containers += from->containers;
@@ -135,228 +193,6 @@ void ring_stats_add(struct dmx_stats *to, const struct dmx_stats *from)
 	for (int i = 0; i < 6; i++)
 		to->responses[i] += from->responses[i];
 	to->denied += from->denied;
-}
-
-/* ---- containers ---- */
-
-static void container_accept_arm(struct container *ctr)
-{
-	struct io_uring_sqe *sqe = ring_sqe(ctr->ring);
-
-	io_uring_prep_multishot_accept(sqe, ctr->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, ring_tag(ctr, OP_ACCEPT));
-	ctr->inflight++;
-}
-
-/* After an accept error (EMFILE, ENOMEM) wait before re-arming, or a full
- * fd table would make accept fail and re-arm in a busy loop. */
-static void container_accept_later(struct container *ctr)
-{
-	static const struct __kernel_timespec delay = { .tv_nsec = 100 * 1000 * 1000 };
-	struct io_uring_sqe *sqe = ring_sqe(ctr->ring);
-
-	io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&delay, 0, 0);
-	io_uring_sqe_set_data64(sqe, ring_tag(ctr, OP_ACCEPT_RETRY));
-	ctr->inflight++;
-}
-
-static int container_token_set(struct container *ctr, const struct engine_cfg *cfg,
-			       const char *token, size_t tokenlen)
-{
-	size_t hlen = cfg->token_header_len, plen = strlen(cfg->token_prefix);
-	size_t len = hlen + 2 + plen + tokenlen + 2;
-	char *line = mi_malloc(len + 1);
-
-	if (!line)
-		return -ENOMEM;
-	memcpy(line, cfg->token_header, hlen);
-	memcpy(line + hlen, ": ", 2);
-	memcpy(line + hlen + 2, cfg->token_prefix, plen);
-	memcpy(line + hlen + 2 + plen, token, tokenlen);
-	memcpy(line + len - 2, "\r\n", 3);
-	if (ctr->token_line) {
-		explicit_bzero(ctr->token_line, ctr->token_len);
-		mi_free(ctr->token_line);
-	}
-	ctr->token_line = line;
-	ctr->token_len = len;
-	return 0;
-}
-
-static bool container_token_equals(const struct container *ctr, const struct engine_cfg *cfg,
-				   const char *token, size_t tokenlen)
-{
-	size_t off = cfg->token_header_len + 2 + strlen(cfg->token_prefix);
-
-	return ctr->token_len == off + tokenlen + 2 &&
-	       memcmp(ctr->token_line + off, token, tokenlen) == 0;
-}
-
-/* Take the spawn's policy and uid set (replacing the old ones: like the
- * token, they apply to requests and connections from now on). */
-static void container_policy_set(struct container *ctr, struct ring_cmd *cmd)
-{
-	policy_free(ctr->policy);
-	mi_free(ctr->uids);
-	ctr->policy = cmd->policy;
-	ctr->uids = cmd->uids;
-	ctr->nuids = cmd->nuids;
-	cmd->policy = NULL;
-	cmd->uids = NULL;
-	cmd->nuids = 0;
-}
-
-static void container_free(struct container *ctr)
-{
-	policy_free(ctr->policy);
-	mi_free(ctr->uids);
-	if (ctr->token_line) {
-		explicit_bzero(ctr->token_line, ctr->token_len);
-		mi_free(ctr->token_line);
-	}
-	mi_free(ctr);
-}
-
-/* Bind the container's socket with its final mode and owner in place before
- * listen(): until listen() nobody can connect, so there is no window in which
- * the socket is reachable with looser permissions. */
-static int container_listen(const struct engine_cfg *cfg, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) == 0) {
-		/* A leftover from a previous run: nobody in this process owns the
-		 * hash (the table said so), so a socket file is stale. Anything
-		 * else at that path is not ours to delete. */
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* Linux creates the socket file with the socket inode's mode minus the
-	 * umask: narrow it first so the file is never looser than asked. */
-	(void)fchmod(fd, cfg->socket_mode & 0600);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	if ((cfg->socket_uid != (uid_t)-1 || cfg->socket_gid != (gid_t)-1) &&
-	    chown(path, cfg->socket_uid, cfg->socket_gid) < 0)
-		goto fail_unlink;
-	if (chmod(path, cfg->socket_mode) < 0)
-		goto fail_unlink;
-	if (listen(fd, RING_LISTEN_BACKLOG) < 0)
-		goto fail_unlink;
-	return fd;
-fail_unlink:
-	ret = -errno;
-	unlink(path);
-	close(fd);
-	return ret;
-fail:
-	ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int container_spawn(struct ring *r, struct ring_cmd *cmd)
-{
-	struct ctab_item *it;
-	struct container *ctr;
-	int ret;
-
-	ret = ctab_lookup(&r->ctab, cmd->hash, cmd->key, cmd->keylen, &it);
-	if (ret == 0) {
-		ctr = (struct container *)it;
-		if (!container_token_equals(ctr, r->cfg, cmd->token, cmd->tokenlen)) {
-			ret = container_token_set(ctr, r->cfg, cmd->token, cmd->tokenlen);
-			if (ret < 0)
-				return ret;
-			ring_log(r, 6, "token rotated path=%s", ctr->path);
-		}
-		container_policy_set(ctr, cmd);
-		memcpy(cmd->path, ctr->path, sizeof(cmd->path));
-		return 0;
-	}
-	if (ret == -EEXIST) {
-		ring_log(r, 4, "hash collision: another key owns %016llx",
-			 (unsigned long long)cmd->hash);
-		return -EEXIST;
-	}
-
-	ctr = mi_zalloc_aligned(sizeof(*ctr) + cmd->keylen + 1, 32);
-	if (!ctr)
-		return -ENOMEM;
-	ctr->ring = r;
-	memcpy(ctr->key, cmd->key, cmd->keylen);
-	ctr->item.hash = cmd->hash;
-	ctr->item.key = ctr->key;
-	ctr->item.keylen = cmd->keylen;
-	ctr->stats.containers = 1;
-	ret = keypath_format_hash(r->cfg->dir, cmd->hash, ctr->path, sizeof(ctr->path));
-	if (ret < 0)
-		goto err;
-	ret = container_token_set(ctr, r->cfg, cmd->token, cmd->tokenlen);
-	if (ret < 0)
-		goto err;
-	ctr->lfd = container_listen(r->cfg, ctr->path);
-	if (ctr->lfd < 0) {
-		ret = ctr->lfd;
-		goto err;
-	}
-	ret = ctab_insert(&r->ctab, &ctr->item);
-	if (ret < 0) {
-		unlink(ctr->path);
-		close(ctr->lfd);
-		goto err;
-	}
-	container_policy_set(ctr, cmd);
-	container_accept_arm(ctr);
-	memcpy(cmd->path, ctr->path, sizeof(cmd->path));
-	return 0;
-err:
-	container_free(ctr);
-	return ret;
-}
-
-static void container_kill(struct ring *r, struct container *ctr)
-{
-	struct io_uring_sqe *sqe;
-
-	ctab_remove(&r->ctab, ctr->item.hash);
-	ctr->dead = true;
-	/* Unlink first: from here on connect() fails with ENOENT. */
-	unlink(ctr->path);
-	sqe = ring_sqe(r);
-	io_uring_prep_cancel64(sqe, ring_tag(ctr, OP_ACCEPT), 0);
-	io_uring_sqe_set_data64(sqe, ring_tag(ctr, OP_ACCEPT_CANCEL));
-	ctr->inflight++;
-	/* The pending accept holds its own file reference until cancelled. */
-	close(ctr->lfd);
-	ctr->lfd = -1;
-	while (ctr->conns)
-		conn_close(ctr->conns);
-	while (ctr->npool > 0)
-		close(ctr->pool[--ctr->npool]);
-	explicit_bzero(ctr->token_line, ctr->token_len);
-	ring_stats_add(&r->retired, &ctr->stats);
-	r->retired.containers--;
-	ctr->reap_next = r->reap_ctrs;
-	r->reap_ctrs = ctr;
-}
-
-static int container_teardown(struct ring *r, struct ring_cmd *cmd)
-{
-	struct ctab_item *it;
-
-	if (ctab_lookup(&r->ctab, cmd->hash, cmd->key, cmd->keylen, &it) != 0)
-		return 0;   /* unknown key, or another key's hash: nothing of ours */
-	container_kill(r, (struct container *)it);
-	return 0;
 }
 
 static int ring_stats(struct ring *r, struct ring_cmd *cmd)
@@ -374,7 +210,78 @@ static int ring_stats(struct ring *r, struct ring_cmd *cmd)
 	cmd->stats = r->retired;
 	while ((it = ctab_next(&r->ctab, &pos)))
 		ring_stats_add(&cmd->stats, &((struct container *)it)->stats);
+	/* Handed-off containers still serving their last connections. */
+	for (struct container *ctr = r->reap_ctrs; ctr; ctr = ctr->reap_next) {
+		if (ctr->handed) {
+			ring_stats_add(&cmd->stats, &ctr->stats);
+			cmd->stats.containers--;
+		}
+	}
 	return 0;
+}
+
+/* ---- draining: SIGTERM and handoff ---- */
+
+static void ring_drain_tick_arm(struct ring *r)
+{
+	static const struct __kernel_timespec tick = {
+		.tv_nsec = RING_DRAIN_TICK_MS * 1000 * 1000,
+	};
+	struct io_uring_sqe *sqe;
+
+	if (r->drain_tick || r->nconns == 0)
+		return;
+	r->drain_tick = true;
+	sqe = ring_sqe(r);
+	io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&tick, 0, 0);
+	io_uring_sqe_set_data64(sqe, ring_tag(NULL, OP_DRAIN_TICK));
+}
+
+static void ring_close_quiet(struct container *ctr)
+{
+	struct conn *c = ctr->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (conn_quiet(c))
+			conn_close(c);
+	}
+}
+
+/* Close every connection that has nothing in flight; the rest are looked at
+ * again each tick until they finish (or the caller gives up and closes). */
+static void ring_drain_tick(struct ring *r)
+{
+	struct ctab_item *it;
+	size_t pos = 0;
+
+	r->drain_tick = false;
+	while ((it = ctab_next(&r->ctab, &pos)))
+		ring_close_quiet((struct container *)it);
+	for (struct container *ctr = r->reap_ctrs; ctr; ctr = ctr->reap_next)
+		ring_close_quiet(ctr);
+	ring_drain_tick_arm(r);
+}
+
+static void ring_drain(struct ring *r)
+{
+	struct ctab_item *it;
+	size_t pos = 0;
+
+	r->draining = true;
+	while ((it = ctab_next(&r->ctab, &pos)))
+		container_quiesce(r, (struct container *)it);
+	ring_drain_tick(r);
+}
+
+static void ring_rstats(struct ring *r, struct ring_cmd *cmd)
+{
+	cmd->rstats.loops = r->loops;
+	cmd->rstats.sqes = r->sqes;
+	cmd->rstats.cqes = r->cqes;
+	cmd->rstats.files_used = r->files_used;
+	cmd->rstats.files_total = r->files_total;
+	cmd->rstats.conns = r->nconns;
 }
 
 static int ring_list(struct ring *r, struct ring_cmd *cmd)
@@ -409,12 +316,24 @@ static void ring_stop(struct ring *r)
 		container_kill(r, (struct container *)it);
 		pos = 0;    /* the table changed: start over */
 	}
+	/* Handed-off containers' last connections end now too. */
+	for (struct container *ctr = r->reap_ctrs; ctr; ctr = ctr->reap_next)
+		while (ctr->conns)
+			conn_close(ctr->conns);
+}
+
+static void ring_reply(struct ring *r, struct ring_cmd *cmd)
+{
+	struct io_uring_sqe *sqe = ring_sqe(r);
+
+	/* The answer goes back as a message too; cmd stays valid until the
+	 * caller has seen it. */
+	io_uring_prep_msg_ring(sqe, r->engine->api.ring_fd, 0, ring_tag(cmd, OP_REPLY), 0);
+	io_uring_sqe_set_data64(sqe, ring_tag(NULL, OP_IGNORE));
 }
 
 static void ring_command(struct ring *r, struct ring_cmd *cmd)
 {
-	struct io_uring_sqe *sqe;
-
 	switch (cmd->op) {
 	case RING_CMD_SPAWN:
 		cmd->result = container_spawn(r, cmd);
@@ -432,38 +351,23 @@ static void ring_command(struct ring *r, struct ring_cmd *cmd)
 		ring_stop(r);
 		cmd->result = 0;
 		break;
+	case RING_CMD_HANDOFF:
+		cmd->result = container_handoff_start(r, cmd);
+		if (cmd->result == 1)
+			return;   /* answered from OP_FD_INSTALL */
+		break;
+	case RING_CMD_DRAIN:
+		ring_drain(r);
+		cmd->result = 0;
+		break;
+	case RING_CMD_RSTATS:
+		ring_rstats(r, cmd);
+		cmd->result = 0;
+		break;
 	default:
 		cmd->result = -EINVAL;
 	}
-	/* The answer goes back as a message too; cmd stays valid until the
-	 * caller has seen it. */
-	sqe = ring_sqe(r);
-	io_uring_prep_msg_ring(sqe, r->engine->api.ring_fd, 0, ring_tag(cmd, OP_REPLY), 0);
-	io_uring_sqe_set_data64(sqe, ring_tag(NULL, OP_IGNORE));
-}
-
-static void ring_accept(struct ring *r, struct container *ctr, struct io_uring_cqe *cqe)
-{
-	ctr->inflight -= !(cqe->flags & IORING_CQE_F_MORE);
-	if (cqe->res >= 0) {
-		if (ctr->dead) {
-			close(cqe->res);
-			return;
-		}
-		ctr->stats.conns_accepted++;
-		conn_start(r, ctr, cqe->res);
-	} else if (cqe->res != -ECANCELED && !ctr->dead) {
-		/* EMFILE/ENFILE/ENOMEM: log; the multishot ends and is re-armed
-		 * below, so accepting resumes once resources free up. */
-		ring_log(r, 4, "accept failed path=%s: %s", ctr->path, strerror(-cqe->res));
-		ctr->stats.errors++;
-	}
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !ctr->dead) {
-		if (cqe->res < 0 && cqe->res != -ECANCELED)
-			container_accept_later(ctr);
-		else
-			container_accept_arm(ctr);
-	}
+	ring_reply(r, cmd);
 }
 
 static void ring_dispatch(struct ring *r, struct io_uring_cqe *cqe)
@@ -480,7 +384,14 @@ static void ring_dispatch(struct ring *r, struct io_uring_cqe *cqe)
 		ring_command(r, ptr);
 		break;
 	case OP_ACCEPT:
-		ring_accept(r, ptr, cqe);
+		container_accept(r, ptr, cqe);
+		break;
+	case OP_FD_INSTALL:
+		container_handoff_done(r, ptr, cqe->res);
+		ring_reply(r, ptr);
+		break;
+	case OP_DRAIN_TICK:
+		ring_drain_tick(r);
 		break;
 	case OP_ACCEPT_CANCEL:
 		((struct container *)ptr)->inflight--;
@@ -489,7 +400,7 @@ static void ring_dispatch(struct ring *r, struct io_uring_cqe *cqe)
 		struct container *ctr = ptr;
 
 		ctr->inflight--;
-		if (!ctr->dead)
+		if (ctr->listening)
 			container_accept_arm(ctr);
 		break;
 	}
@@ -509,8 +420,13 @@ static void ring_reap_containers(struct ring *r)
 	while (*pp) {
 		struct container *ctr = *pp;
 
-		if (ctr->inflight == 0) {
+		/* A handed-off container goes once its last conn has. */
+		if (ctr->inflight == 0 && !ctr->conns) {
 			*pp = ctr->reap_next;
+			if (ctr->handed) {
+				ring_stats_add(&r->retired, &ctr->stats);
+				r->retired.containers--;
+			}
 			container_free(ctr);
 		} else {
 			pp = &ctr->reap_next;
@@ -548,7 +464,9 @@ static int ring_setup(struct ring *r)
 	if (ret < 0)
 		return ret;
 	r->fd = r->uring.ring_fd;
-	ret = ctab_init(&r->ctab, 64);
+	ret = ring_files_setup(r);
+	if (ret == 0)
+		ret = ctab_init(&r->ctab, 64);
 	if (ret < 0) {
 		io_uring_queue_exit(&r->uring);
 		return ret;
@@ -577,7 +495,9 @@ static void *ring_main(void *arg)
 
 	for (;;) {
 		ret = io_uring_submit_and_wait(&r->uring, 1);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		if (ret > 0)
+			r->sqes += (unsigned)ret;
+		else if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			ring_log(r, 3, "ring %u: submit failed: %s", r->id, strerror(-ret));
 		n = 0;
 		io_uring_for_each_cqe(&r->uring, head, cqe) {
@@ -585,6 +505,8 @@ static void *ring_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&r->uring, n);
+		r->loops++;
+		r->cqes += n;
 		/* Free only after the batch: a CQE later in it may name them. */
 		conn_reap(r);
 		ring_reap_containers(r);
@@ -595,6 +517,7 @@ static void *ring_main(void *arg)
 	/* Flush the last replies (the STOP answer) before the ring goes away. */
 	io_uring_submit(&r->uring);
 	ring_pipes_free(r);
+	mi_free(r->files_free);
 	ctab_deinit(&r->ctab);
 	io_uring_queue_exit(&r->uring);
 	return NULL;

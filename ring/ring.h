@@ -45,6 +45,9 @@ enum ring_cmd_op {
 	RING_CMD_STATS,     /* one key, or the ring's total when key == NULL */
 	RING_CMD_LIST,
 	RING_CMD_STOP,      /* tear down every container and leave the loop */
+	RING_CMD_HANDOFF,   /* give key's listener away: result fd in adopt_fd */
+	RING_CMD_DRAIN,     /* stop accepting, close connections as they go idle */
+	RING_CMD_RSTATS,    /* the ring's own counters */
 };
 
 /* One request to a ring. Lives on the caller's stack until the reply; the
@@ -60,6 +63,9 @@ struct ring_cmd {
 	struct policy *policy;         /* RING_CMD_SPAWN: handed over (NULL: none) */
 	uid_t *uids;                   /* RING_CMD_SPAWN: handed over (mi_malloc) */
 	size_t nuids;
+	bool adopt;                    /* RING_CMD_SPAWN: listen on adopt_fd (taken over) */
+	int adopt_fd;                  /* ... and RING_CMD_HANDOFF's result; -1: none */
+	struct container *ctr;         /* RING_CMD_HANDOFF, ring side */
 	/* results */
 	int result;
 	char path[DMX_PATH_MAX];
@@ -67,6 +73,7 @@ struct ring_cmd {
 	struct dmx_entry *entries;     /* RING_CMD_LIST: fill from entries[count] on */
 	size_t cap;
 	size_t count;                  /* RING_CMD_LIST: in and out */
+	struct dmx_ring_stats rstats;  /* RING_CMD_RSTATS */
 	/* reply bookkeeping, API side only */
 	bool sent, replied;
 } __attribute__((aligned(32)));
@@ -108,6 +115,8 @@ enum ring_op {
 	OP_D_SEND,           /* dbuf -> client */
 	OP_HEAD_TIMEOUT,     /* linked to a head recv */
 	OP_CANCEL,
+	OP_FD_INSTALL,       /* handoff: a listener back as a process fd (ptr: cmd) */
+	OP_DRAIN_TICK,       /* while draining: close idle conns (ptr: NULL) */
 	OP_MAX
 };
 #define RING_OP_MASK 31u
@@ -137,9 +146,12 @@ struct conn;
 struct container {
 	struct ctab_item item;        /* hash + key (points at key below) */
 	struct ring *ring;
-	int lfd;                      /* listener; -1 once torn down */
+	int lfd;                      /* listener: registered file slot; -1: none */
 	unsigned inflight;            /* SQEs referencing this container */
-	bool dead;
+	bool dead;                    /* torn down: connections closed, file unlinked */
+	bool listening;               /* a multishot accept is (to be) armed */
+	bool handing;                 /* RING_CMD_HANDOFF under way */
+	bool handed;                  /* listener given away; lives on for its conns */
 	char *token_line;             /* "<Header>: <prefix><token>\r\n", wiped on change */
 	size_t token_len;
 	struct conn *conns;           /* doubly linked via conn->prev/next */
@@ -170,7 +182,17 @@ struct ring {
 	struct conn *reap_conns;      /* closed, freed once their SQEs are done */
 	struct container *reap_ctrs;
 	bool stopping;
+	bool draining;                /* RING_CMD_DRAIN: no accepts, idle conns closed */
+	bool drain_tick;              /* OP_DRAIN_TICK armed */
 	int start_err;
+	/* registered file table: listeners are direct descriptors */
+	unsigned files_total;         /* slots registered at setup */
+	unsigned files_used;
+	unsigned files_next;          /* slots below this were handed out once */
+	uint32_t *files_free;         /* freed slots, reused first */
+	unsigned files_nfree, files_free_cap;
+	/* counters for dmx_ring_stats */
+	uint64_t loops, sqes, cqes;
 };
 
 struct io_uring_sqe *ring_sqe(struct ring *r);
@@ -179,5 +201,9 @@ void ring_log(struct ring *r, int level, const char *fmt, ...)
 struct pipe_pair *ring_pipe_get(struct ring *r);
 void ring_stats_add(struct dmx_stats *to, const struct dmx_stats *from);
 void ring_pipe_put(struct ring *r, struct pipe_pair *p, bool empty);
+/* Put fd in a free slot of the registered file table: the slot, or -ENFILE
+ * when the table is full. The caller still owns (and closes) fd. */
+int ring_file_register(struct ring *r, int fd);
+void ring_file_unregister(struct ring *r, int slot);
 
 #endif

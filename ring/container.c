@@ -1,0 +1,395 @@
+/* ring/container.c: one container's listener on its ring: spawn (bind,
+ * listen, register as a direct descriptor), accept, token and policy
+ * rotation, teardown, and the handoff of a listener to another process.
+ *
+ * Listeners live only in the ring's registered file table (io_uring direct
+ * descriptors), not in the process fd table: the number of containers is
+ * bounded by the table (RING_FILES_MAX per ring), not by `ulimit -n`. A
+ * listener is a process fd only between socket() and the registration, and
+ * again when it is handed to another process.
+ */
+#include "container.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mimalloc.h>
+
+#include "conn.h"
+
+#define RING_LISTEN_BACKLOG 1024
+/* Not in bookworm's liburing 2.3 headers; kernel 6.8+. */
+#define DMX_IORING_OP_FIXED_FD_INSTALL 54
+
+void container_accept_arm(struct container *ctr)
+{
+	struct io_uring_sqe *sqe = ring_sqe(ctr->ring);
+
+	/* ctr->lfd is a slot of the registered file table. */
+	io_uring_prep_multishot_accept(sqe, ctr->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ring_tag(ctr, OP_ACCEPT));
+	ctr->inflight++;
+}
+
+/* After an accept error (EMFILE, ENOMEM) wait before re-arming, or a full
+ * fd table would make accept fail and re-arm in a busy loop. */
+static void container_accept_later(struct container *ctr)
+{
+	static const struct __kernel_timespec delay = { .tv_nsec = 100 * 1000 * 1000 };
+	struct io_uring_sqe *sqe = ring_sqe(ctr->ring);
+
+	io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&delay, 0, 0);
+	io_uring_sqe_set_data64(sqe, ring_tag(ctr, OP_ACCEPT_RETRY));
+	ctr->inflight++;
+}
+
+static int container_token_set(struct container *ctr, const struct engine_cfg *cfg,
+			       const char *token, size_t tokenlen)
+{
+	size_t hlen = cfg->token_header_len, plen = strlen(cfg->token_prefix);
+	size_t len = hlen + 2 + plen + tokenlen + 2;
+	char *line = mi_malloc(len + 1);
+
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, cfg->token_header, hlen);
+	memcpy(line + hlen, ": ", 2);
+	memcpy(line + hlen + 2, cfg->token_prefix, plen);
+	memcpy(line + hlen + 2 + plen, token, tokenlen);
+	memcpy(line + len - 2, "\r\n", 3);
+	if (ctr->token_line) {
+		explicit_bzero(ctr->token_line, ctr->token_len);
+		mi_free(ctr->token_line);
+	}
+	ctr->token_line = line;
+	ctr->token_len = len;
+	return 0;
+}
+
+static bool container_token_equals(const struct container *ctr, const struct engine_cfg *cfg,
+				   const char *token, size_t tokenlen)
+{
+	size_t off = cfg->token_header_len + 2 + strlen(cfg->token_prefix);
+
+	return ctr->token_len == off + tokenlen + 2 &&
+	       memcmp(ctr->token_line + off, token, tokenlen) == 0;
+}
+
+/* Take the spawn's policy and uid set (replacing the old ones: like the
+ * token, they apply to requests and connections from now on). */
+static void container_policy_set(struct container *ctr, struct ring_cmd *cmd)
+{
+	policy_free(ctr->policy);
+	mi_free(ctr->uids);
+	ctr->policy = cmd->policy;
+	ctr->uids = cmd->uids;
+	ctr->nuids = cmd->nuids;
+	cmd->policy = NULL;
+	cmd->uids = NULL;
+	cmd->nuids = 0;
+}
+
+void container_free(struct container *ctr)
+{
+	/* A handed-off container may have parked daemon connections. */
+	while (ctr->npool > 0)
+		close(ctr->pool[--ctr->npool]);
+	policy_free(ctr->policy);
+	mi_free(ctr->uids);
+	if (ctr->token_line) {
+		explicit_bzero(ctr->token_line, ctr->token_len);
+		mi_free(ctr->token_line);
+	}
+	mi_free(ctr);
+}
+
+/* Stop accepting: cancel the multishot accept. Connections it already
+ * accepted still arrive as CQEs and are served. */
+void container_quiesce(struct ring *r, struct container *ctr)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!ctr->listening)
+		return;
+	ctr->listening = false;
+	sqe = ring_sqe(r);
+	io_uring_prep_cancel64(sqe, ring_tag(ctr, OP_ACCEPT), 0);
+	io_uring_sqe_set_data64(sqe, ring_tag(ctr, OP_ACCEPT_CANCEL));
+	ctr->inflight++;
+}
+
+/* Stop accepting and drop the listener from the file table. The pending
+ * accept holds its own file reference until the cancel reaches it. */
+static void container_listener_close(struct ring *r, struct container *ctr)
+{
+	container_quiesce(r, ctr);
+	if (ctr->lfd >= 0)
+		ring_file_unregister(r, ctr->lfd);
+	ctr->lfd = -1;
+}
+
+/* A listener received from another dockmux (takeover) must be a listening
+ * stream socket bound to exactly this container's path. */
+static int container_adopt_check(int fd, const char *path)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int val = 0;
+	socklen_t vlen = sizeof(val);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return -errno;
+	if (sa.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path) ||
+	    strncmp(sa.sun_path, path, len - offsetof(struct sockaddr_un, sun_path)) != 0 ||
+	    strlen(path) != strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path)))
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &vlen) < 0)
+		return -errno;
+	if (!val)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- handoff: give the listener to another process ----
+ * IORING_OP_FIXED_FD_INSTALL turns the table slot back into a process fd;
+ * once it is out, the container leaves the table (the new owner serves the
+ * key from now on) and lives on only for its open connections, which finish
+ * here. The socket file is never unlinked. */
+int container_handoff_start(struct ring *r, struct ring_cmd *cmd)
+{
+	struct ctab_item *it;
+	struct container *ctr;
+	struct io_uring_sqe *sqe;
+
+	if (ctab_lookup(&r->ctab, cmd->hash, cmd->key, cmd->keylen, &it) != 0)
+		return -ENOENT;
+	ctr = (struct container *)it;
+	if (ctr->handing)
+		return -EBUSY;
+	ctr->handing = true;
+	cmd->ctr = ctr;
+	sqe = ring_sqe(r);
+	io_uring_prep_rw(DMX_IORING_OP_FIXED_FD_INSTALL, sqe, ctr->lfd, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->rw_flags = 0;   /* install flags: 0 = O_CLOEXEC */
+	io_uring_sqe_set_data64(sqe, ring_tag(cmd, OP_FD_INSTALL));
+	ctr->inflight++;
+	return 1;
+}
+
+void container_handoff_done(struct ring *r, struct ring_cmd *cmd, int res)
+{
+	struct container *ctr = cmd->ctr;
+
+	ctr->inflight--;
+	ctr->handing = false;
+	if (res >= 0 && ctr->dead) {
+		close(res);   /* torn down meanwhile */
+		res = -ENOENT;
+	}
+	cmd->result = res < 0 ? res : 0;
+	if (res < 0)
+		return;
+	cmd->adopt_fd = res;
+	ctab_remove(&r->ctab, ctr->item.hash);
+	ctr->handed = true;
+	container_listener_close(r, ctr);
+	/* The token stays: requests still arriving on its open connections
+	 * are forwarded as before. container_free wipes it. */
+	ctr->reap_next = r->reap_ctrs;
+	r->reap_ctrs = ctr;
+	ring_log(r, 6, "handed off path=%s conns=%llu", ctr->path,
+		 (unsigned long long)ctr->stats.conns_active);
+}
+
+/* Bind the container's socket with its final mode and owner in place before
+ * listen(): until listen() nobody can connect, so there is no window in which
+ * the socket is reachable with looser permissions. */
+static int container_listen(const struct engine_cfg *cfg, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) == 0) {
+		/* A leftover from a previous run: nobody in this process owns the
+		 * hash (the table said so), so a socket file is stale. Anything
+		 * else at that path is not ours to delete. */
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Linux creates the socket file with the socket inode's mode minus the
+	 * umask: narrow it first so the file is never looser than asked. */
+	(void)fchmod(fd, cfg->socket_mode & 0600);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	if ((cfg->socket_uid != (uid_t)-1 || cfg->socket_gid != (gid_t)-1) &&
+	    chown(path, cfg->socket_uid, cfg->socket_gid) < 0)
+		goto fail_unlink;
+	if (chmod(path, cfg->socket_mode) < 0)
+		goto fail_unlink;
+	if (listen(fd, RING_LISTEN_BACKLOG) < 0)
+		goto fail_unlink;
+	return fd;
+fail_unlink:
+	ret = -errno;
+	unlink(path);
+	close(fd);
+	return ret;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int container_spawn(struct ring *r, struct ring_cmd *cmd)
+{
+	struct ctab_item *it;
+	struct container *ctr;
+	int ret, fd;
+
+	ret = ctab_lookup(&r->ctab, cmd->hash, cmd->key, cmd->keylen, &it);
+	if (ret == 0 && cmd->adopt)
+		return -EEXIST;   /* two listeners for one key: keep ours */
+	if (ret == 0) {
+		ctr = (struct container *)it;
+		if (!container_token_equals(ctr, r->cfg, cmd->token, cmd->tokenlen)) {
+			ret = container_token_set(ctr, r->cfg, cmd->token, cmd->tokenlen);
+			if (ret < 0)
+				return ret;
+			ring_log(r, 6, "token rotated path=%s", ctr->path);
+		}
+		container_policy_set(ctr, cmd);
+		memcpy(cmd->path, ctr->path, sizeof(cmd->path));
+		return 0;
+	}
+	if (ret == -EEXIST) {
+		ring_log(r, 4, "hash collision: another key owns %016llx",
+			 (unsigned long long)cmd->hash);
+		return -EEXIST;
+	}
+
+	if (r->draining)
+		return -ESHUTDOWN;
+	ctr = mi_zalloc_aligned(sizeof(*ctr) + cmd->keylen + 1, 32);
+	if (!ctr)
+		return -ENOMEM;
+	ctr->ring = r;
+	ctr->lfd = -1;
+	memcpy(ctr->key, cmd->key, cmd->keylen);
+	ctr->item.hash = cmd->hash;
+	ctr->item.key = ctr->key;
+	ctr->item.keylen = cmd->keylen;
+	ctr->stats.containers = 1;
+	ret = keypath_format_hash(r->cfg->dir, cmd->hash, ctr->path, sizeof(ctr->path));
+	if (ret < 0)
+		goto err;
+	ret = container_token_set(ctr, r->cfg, cmd->token, cmd->tokenlen);
+	if (ret < 0)
+		goto err;
+	if (cmd->adopt) {
+		ret = container_adopt_check(cmd->adopt_fd, ctr->path);
+		fd = ret < 0 ? ret : cmd->adopt_fd;
+	} else {
+		fd = container_listen(r->cfg, ctr->path);
+	}
+	if (fd < 0) {
+		ret = fd;
+		goto err;
+	}
+	ret = ctab_insert(&r->ctab, &ctr->item);
+	if (ret < 0)
+		goto err_fd;
+	ret = ring_file_register(r, fd);
+	if (ret < 0) {
+		ring_log(r, 4, "no room in the registered file table path=%s: %s", ctr->path,
+			 strerror(-ret));
+		ctab_remove(&r->ctab, ctr->item.hash);
+		goto err_fd;
+	}
+	ctr->lfd = ret;
+	/* The table holds its own reference: the process fd is not needed
+	 * (an adopted one is ours once we succeed). */
+	close(fd);
+	container_policy_set(ctr, cmd);
+	ctr->listening = true;
+	container_accept_arm(ctr);
+	memcpy(cmd->path, ctr->path, sizeof(cmd->path));
+	return 0;
+err_fd:
+	/* An adopted socket is the caller's again: leave it and its file. */
+	if (!cmd->adopt) {
+		unlink(ctr->path);
+		close(fd);
+	}
+err:
+	container_free(ctr);
+	return ret;
+}
+
+void container_kill(struct ring *r, struct container *ctr)
+{
+	ctab_remove(&r->ctab, ctr->item.hash);
+	ctr->dead = true;
+	/* Unlink first: from here on connect() fails with ENOENT. */
+	unlink(ctr->path);
+	container_listener_close(r, ctr);
+	while (ctr->conns)
+		conn_close(ctr->conns);
+	while (ctr->npool > 0)
+		close(ctr->pool[--ctr->npool]);
+	explicit_bzero(ctr->token_line, ctr->token_len);
+	ring_stats_add(&r->retired, &ctr->stats);
+	r->retired.containers--;
+	ctr->reap_next = r->reap_ctrs;
+	r->reap_ctrs = ctr;
+}
+
+int container_teardown(struct ring *r, struct ring_cmd *cmd)
+{
+	struct ctab_item *it;
+
+	if (ctab_lookup(&r->ctab, cmd->hash, cmd->key, cmd->keylen, &it) != 0)
+		return 0;   /* unknown key, or another key's hash: nothing of ours */
+	container_kill(r, (struct container *)it);
+	return 0;
+}
+
+void container_accept(struct ring *r, struct container *ctr, struct io_uring_cqe *cqe)
+{
+	ctr->inflight -= !(cqe->flags & IORING_CQE_F_MORE);
+	if (cqe->res >= 0) {
+		if (ctr->dead) {
+			close(cqe->res);
+			return;
+		}
+		ctr->stats.conns_accepted++;
+		conn_start(r, ctr, cqe->res);
+	} else if (cqe->res != -ECANCELED && ctr->listening) {
+		/* EMFILE/ENFILE/ENOMEM: log; the multishot ends and is re-armed
+		 * below, so accepting resumes once resources free up. */
+		ring_log(r, 4, "accept failed path=%s: %s", ctr->path, strerror(-cqe->res));
+		ctr->stats.errors++;
+	}
+	/* A handed-off or quiesced container still serves what was accepted
+	 * before its accept was cancelled, but does not re-arm. */
+	if (!(cqe->flags & IORING_CQE_F_MORE) && ctr->listening) {
+		if (cqe->res < 0 && cqe->res != -ECANCELED)
+			container_accept_later(ctr);
+		else
+			container_accept_arm(ctr);
+	}
+}
+
