@@ -56,6 +56,7 @@ static int ctl_key_ok(uint8_t op, size_t key_len)
 	case CTL_OP_TEARDOWN:
 		return key_len >= 1 && key_len <= DMX_KEY_MAX ? 0 : -EMSGSIZE;
 	case CTL_OP_LIST:
+	case CTL_OP_HANDOFF:
 		return key_len == 0 ? 0 : -EMSGSIZE;
 	case CTL_OP_STATS:
 		return key_len <= DMX_KEY_MAX ? 0 : -EMSGSIZE;

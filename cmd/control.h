@@ -34,6 +34,7 @@ enum ctl_op {
 	CTL_OP_LIST = 3,     /* no key, no token */
 	CTL_OP_STATS = 4,    /* key 0..255 (0: host total), no token */
 	CTL_OP_SPAWN = 5,    /* key 1..255, token 1..DMX_TOKEN_MAX, policy */
+	CTL_OP_HANDOFF = 6,  /* no key, no token: `serve --takeover`; see takeover.h */
 };
 
 /* Policy flags; any other bit is refused (-EOPNOTSUPP), never ignored: an

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,52 @@
 #include <unistd.h>
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The daemon's one log threshold (syslog numbers): set once at start-up,
+ * before any other thread exists. */
+static int log_threshold = 6;
+
+static const struct { const char *name; int level; } log_levels[] = {
+	{ "error", 3 }, { "warn", 4 }, { "info", 6 }, { "debug", 7 },
+};
+
+int log_set_level(const char *name)
+{
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+		if (strcmp(log_levels[i].name, name) == 0) {
+			log_threshold = log_levels[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int log_level_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (strcmp(log_levels[i].name, name) == 0)
+			return log_levels[i].level;
+	return 3;
+}
+
+int log_reopen(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+	if (fd < 0)
+		return -errno;
+	/* Under the lock: no line is cut between the old and the new file. */
+	pthread_mutex_lock(&log_lock);
+	if (dup2(fd, STDERR_FILENO) < 0) {
+		int err = -errno;
+
+		pthread_mutex_unlock(&log_lock);
+		close(fd);
+		return err;
+	}
+	pthread_mutex_unlock(&log_lock);
+	close(fd);
+	return 0;
+}
 
 static void log_raw(struct log_line *l, const char *s, size_t n)
 {
@@ -69,6 +116,7 @@ void log_begin(struct log_line *l, const char *level, const char *msg)
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	l->len = 0;
+	l->skip = log_level_of(level) > log_threshold;
 	log_raw(l, "ts=", 3);
 	log_raw(l, ts, strlen(ts));
 	log_raw(l, " level=", 7);
@@ -80,6 +128,8 @@ void log_end(struct log_line *l)
 {
 	size_t off = 0;
 
+	if (l->skip)
+		return;
 	l->buf[l->len++] = '\n';
 	/* One write per line under a lock: lines from the control thread and
 	 * the rings never interleave, whatever stderr is. */

@@ -14,7 +14,14 @@
 struct log_line {
 	char buf[LOG_LINE_MAX];
 	size_t len;
+	int skip;          /* below the threshold: built, not written */
 };
+
+/* Lines less severe than level (error, warn, info, debug) are dropped. Call
+ * before starting threads. 0 or -EINVAL. */
+int log_set_level(const char *name);
+/* Point stderr at path (append, 0640), e.g. on SIGHUP after a rotation. */
+int log_reopen(const char *path);
 
 /* ts=... level=<level> msg="<msg>" */
 void log_begin(struct log_line *l, const char *level, const char *msg);

@@ -1,7 +1,8 @@
 /* cmd/serve.c: `dockmux serve`, the daemon: libdockmux behind a control
- * socket that only root and the daemon's own uid may use, one logfmt line on
- * stderr per event. It applies what clients ask (spawn with a policy, teardown,
- * list, stats) and judges nothing itself: the library validates.
+ * socket that only root and the daemon's own uid may use (serve_control.c),
+ * one logfmt line per event. This file is its life: options, the state file
+ * at start-up (or a takeover from the running daemon), signals, and a
+ * graceful stop. It judges nothing itself: the library validates.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,406 +23,134 @@
 #include "cli.h"
 #include "control.h"
 #include "dockmux.h"
+#include "daemon.h"
 #include "log.h"
+#include "state.h"
+#include "takeover.h"
 
-/* A control client that stalls mid-request must not hold the (single)
- * control thread for long. */
-#define CONTROL_IO_TIMEOUT_S 5
+#define DEFAULT_STATE "/var/lib/dockmux/state"
+#define DEFAULT_GRACE_MS 10000
 
-struct daemon {
-	dmx *dmx;
-	int listen_fd;
-	int wake_fd;            /* eventfd: tells the control thread to stop */
-	uid_t uid;              /* besides root, the only uid the control socket serves */
-	const char *control;
-	dev_t control_dev;      /* identity of the socket file we bound, so we */
-	ino_t control_ino;      /* unlink only ours at exit */
+struct serve_opts {
+	const char *state;       /* NULL: no state file ("none") */
+	const char *log_file;    /* NULL: stderr */
+	bool takeover;
+	unsigned long grace_ms;
 };
 
-/* mkdir -p of path's parent, new directories 0700 (existing ones untouched). */
-static int control_mkparent(const char *path)
+/* Re-create every container of the state file. Their sockets are new
+ * inodes: a container that bind-mounted the old one must be recreated. */
+static int restore_one(void *ud, struct ctl_request *req)
 {
-	char dir[DMX_PATH_MAX];
-	char *slash;
-	size_t len = strlen(path);
-
-	if (len >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, len + 1);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
-/* Bind and listen on the control socket, mode 0600 from its first instant.
- * A leftover socket file is replaced only when nothing answers on it. */
-static int control_listen(struct daemon *dm, const char **why)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(dm->control);
-	struct stat st;
-	mode_t old;
-	int fd, ret;
-
-	*why = NULL;
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, dm->control, len + 1);
-	ret = control_mkparent(dm->control);
-	if (ret < 0) {
-		*why = "creating its directory";
-		return ret;
-	}
-	if (lstat(dm->control, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			*why = "exists and is not a socket; refusing to replace it";
-			return -EEXIST;
-		}
-		fd = ctl_connect(dm->control);
-		if (fd >= 0) {
-			close(fd);
-			*why = "another dockmux daemon is answering on it";
-			return -EADDRINUSE;
-		}
-		if (fd != -ECONNREFUSED) {
-			*why = "probing the existing socket";
-			return fd;
-		}
-		if (unlink(dm->control) < 0 && errno != ENOENT) {
-			*why = "removing the stale socket";
-			return -errno;
-		}
-	} else if (errno != ENOENT) {
-		return -errno;
-	}
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* Linux gives a bound socket file the mode of the socket inode minus the
-	 * umask. Narrow both before bind: no moment with looser permissions. No
-	 * other thread exists yet, so the process-wide umask change races nothing. */
-	if (fchmod(fd, 0600) < 0) {
-		ret = -errno;
-		goto err;
-	}
-	old = umask(0177);
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-	umask(old);
-	if (ret < 0) {
-		*why = "bind";
-		goto err;
-	}
-	if (lstat(dm->control, &st) < 0 || listen(fd, 64) < 0) {
-		ret = -errno;
-		unlink(dm->control);
-		goto err;
-	}
-	dm->control_dev = st.st_dev;
-	dm->control_ino = st.st_ino;
-	dm->listen_fd = fd;
-	return 0;
-err:
-	close(fd);
-	return ret;
-}
-
-static void control_unlink(const struct daemon *dm)
-{
-	struct stat st;
-
-	if (lstat(dm->control, &st) == 0 && st.st_dev == dm->control_dev &&
-	    st.st_ino == dm->control_ino)
-		unlink(dm->control);
-}
-
-static int control_list(struct daemon *dm, int fd)
-{
-	struct dmx_entry *entries = NULL;
-	size_t cap = 0;
-	void *buf = NULL;
-	size_t size;
-	int n, ret;
-
-	/* Containers may be spawned between two calls: grow until it fits. */
-	for (;;) {
-		n = dmx_list(dm->dmx, entries, cap);
-		if (n < 0 || (size_t)n <= cap)
-			break;
-		free(entries);
-		cap = (size_t)n + 16;
-		entries = calloc(cap, sizeof(*entries));
-		if (!entries) {
-			n = -ENOMEM;
-			break;
-		}
-	}
-	if (n < 0) {
-		ret = ctl_send_reply(fd, n, NULL, 0);
-		goto out;
-	}
-	size = ctl_list_size(entries, (size_t)n);
-	if (size > CTL_PAYLOAD_MAX) {
-		ret = ctl_send_reply(fd, -EMSGSIZE, NULL, 0);
-		goto out;
-	}
-	buf = malloc(size);
-	if (!buf) {
-		ret = ctl_send_reply(fd, -ENOMEM, NULL, 0);
-		goto out;
-	}
-	ret = ctl_list_encode(entries, (size_t)n, buf, size);
-	if (ret < 0)
-		ret = ctl_send_reply(fd, ret, NULL, 0);
-	else
-		ret = ctl_send_reply(fd, 0, buf, (size_t)ret);
-out:
-	free(buf);
-	free(entries);
-	return ret;
-}
-
-/* The API areas in the order of dockmux.h's list: the order in which the
- * library describes an allowlist. */
-static const char *const area_names[] = {
-	"ping", "version", "info", "events", "system", "containers", "exec", "images",
-	"build", "networks", "volumes", "plugins", "swarm", "nodes", "services",
-	"tasks", "secrets", "configs", "distribution",
-};
-#define AREA_COUNT (sizeof(area_names) / sizeof(area_names[0]))
-
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-/* The next item of a sep-separated list at *s, blanks trimmed: its start and
- * length, *s moved past it; false at the end of the list. */
-static bool list_next(const char **s, char sep, const char **item, size_t *len)
-{
-	const char *b = *s, *e;
-
-	if (!*b)
-		return false;
-	e = strchr(b, sep);
-	if (!e)
-		e = b + strlen(b);
-	*s = *e ? e + 1 : e;
-	while (b < e && is_blank(*b))
-		b++;
-	while (e > b && is_blank(e[-1]))
-		e--;
-	*item = b;
-	*len = (size_t)(e - b);
-	return true;
-}
-
-/* For the log line, what `ls` will show for this spawn's policy
- * (dmx_entry.policy), in the same format: "none", or "read-only",
- * "allow=a+b" (areas in canonical order, each once), "deny=N rule(s)" joined
- * by ','. Rebuilt from the request because the library describes a policy
- * only through dmx_list, and listing every container on each spawn would
- * make a spawn O(containers). Only for a policy the library accepted. */
-static void control_policy_text(const struct ctl_request *req, char *buf, size_t cap)
-{
-	const char *s, *item, *sep = "";
-	uint32_t areas = 0;
-	unsigned rules = 0;
-	size_t len, o = 0;
-
-#define PUT(...) (o += (size_t)snprintf(buf + (o < cap ? o : cap - 1), o < cap ? cap - o : 1, \
-					 __VA_ARGS__))
-	for (s = req->allow; list_next(&s, ',', &item, &len);)
-		for (size_t i = 0; i < AREA_COUNT; i++)
-			if (strlen(area_names[i]) == len && memcmp(area_names[i], item, len) == 0)
-				areas |= 1u << i;
-	for (s = req->deny; list_next(&s, ';', &item, &len);)
-		rules += len > 0;
-	buf[0] = '\0';
-	if (req->flags & CTL_FLAG_READ_ONLY) {
-		PUT("read-only");
-		sep = ",";
-	}
-	if (areas) {
-		PUT("%sallow=", sep);
-		sep = "";
-		for (size_t i = 0; i < AREA_COUNT; i++)
-			if (areas & 1u << i) {
-				PUT("%s%s", sep, area_names[i]);
-				sep = "+";
-			}
-		sep = ",";
-	}
-	if (rules)
-		PUT("%sdeny=%u rule%s", sep, rules, rules == 1 ? "" : "s");
-	if (o == 0)
-		PUT("none");
-#undef PUT
-}
-
-/* Spawn (or update) a container with the request's policy; one log line
- * with the policy's description, never the token. */
-static void control_spawn(struct daemon *dm, struct ctl_request *req, int fd, pid_t pid)
-{
+	struct daemon *dm = ud;
 	struct dmx_policy pol;
 	struct log_line l;
-	char path[DMX_PATH_MAX], desc[sizeof(((struct dmx_entry *)0)->policy)];
-	const char *why = NULL;
+	char path[DMX_PATH_MAX];
 	int ret;
 
 	ctl_request_policy(req, &pol);
 	ret = dmx_spawn_policy(dm->dmx, req->key, req->token, &pol, path, sizeof(path));
-	explicit_bzero(req->token, sizeof(req->token));
-	log_begin(&l, ret < 0 ? "warn" : "info", ret < 0 ? "spawn failed" : "spawn");
+	log_begin(&l, ret < 0 ? "error" : "warn",
+		  ret < 0 ? "restore failed"
+			  : "socket re-created: recreate the container to get its Docker socket back");
 	log_str(&l, "key", req->key);
-	if (ret < 0) {
-		log_err(&l, ret);
-		/* The client checks the policy first; a peer that did not gets
-		 * only -EINVAL back, so the reason goes here. */
-		if (ret == -EINVAL && dmx_policy_check(&pol, &why) < 0)
-			log_str(&l, "why", why);
-	} else {
-		log_str(&l, "path", path);
-		control_policy_text(req, desc, sizeof(desc));
-		log_str(&l, "policy", desc);
-		log_num(&l, "uids", req->nuids);
-	}
-	log_num(&l, "pid", pid);
-	log_end(&l);
 	if (ret < 0)
-		ctl_send_reply(fd, ret, NULL, 0);
+		log_err(&l, ret);
 	else
-		ctl_send_reply(fd, 0, path, strlen(path));
+		log_str(&l, "path", path);
+	log_end(&l);
+	return 0;
 }
 
-static void control_serve(struct daemon *dm, int fd)
+static int serve_start_state(struct daemon *dm, const struct serve_opts *o)
 {
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	struct timeval tv = { .tv_sec = CONTROL_IO_TIMEOUT_S };
-	/* ~40 KiB: the control thread is the only caller, so it can be static. */
-	static struct ctl_request req;
-	struct dmx_stats st;
+	struct takeover_counts n;
 	struct log_line l;
-	uint8_t stats[CTL_STATS_LEN];
-	int ret;
+	const char *why;
+	int ret, fd;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-		log_begin(&l, "warn", "control peer credentials");
-		log_err(&l, -errno);
-		log_end(&l);
-		return;
-	}
-	/* The socket is 0600 already; this also holds if someone loosens it. */
-	if (cred.uid != 0 && cred.uid != dm->uid) {
-		log_begin(&l, "warn", "control peer refused");
-		log_num(&l, "uid", cred.uid);
-		log_num(&l, "pid", cred.pid);
-		log_end(&l);
-		ctl_send_reply(fd, -EACCES, NULL, 0);
-		return;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-
-	ret = ctl_recv_request(fd, &req);
-	if (ret < 0) {
-		/* A peer that only connects (the stale-socket probe of a second
-		 * daemon) is not worth a line. */
-		if (ret != -ENODATA) {
-			log_begin(&l, "warn", "bad control request");
-			log_num(&l, "pid", cred.pid);
-			log_err(&l, ret);
-			log_end(&l);
-			ctl_send_reply(fd, ret, NULL, 0);
-		}
-		return;
-	}
-
-	switch (req.op) {
-	case CTL_OP_SPAWN:
-		control_spawn(dm, &req, fd, cred.pid);
-		break;
-	case CTL_OP_TEARDOWN:
-		ret = dmx_teardown(dm->dmx, req.key);
-		log_begin(&l, ret < 0 ? "warn" : "info", ret < 0 ? "teardown failed" : "teardown");
-		log_str(&l, "key", req.key);
+	if (o->takeover) {
+		ret = takeover_receive(dm->control, dm->dmx, &dm->state, &fd, &n);
+		log_begin(&l, ret < 0 ? "error" : "info", ret < 0 ? "takeover failed" : "took over");
+		log_num(&l, "moved", (long long)n.moved);
+		log_num(&l, "kept_by_old", (long long)n.kept);
 		if (ret < 0)
 			log_err(&l, ret);
-		log_num(&l, "pid", cred.pid);
 		log_end(&l);
-		ctl_send_reply(fd, ret, NULL, 0);
-		break;
-	case CTL_OP_LIST:
-		control_list(dm, fd);
-		break;
-	case CTL_OP_STATS:
-		ret = dmx_stats(dm->dmx, req.key_len ? req.key : NULL, &st);
+		if (ret < 0)
+			return ret;
+		control_adopt(dm, fd);
+	} else {
+		ret = state_load(&dm->state, &why);
+		if (ret == -ENOENT)
+			return 0;
 		if (ret < 0) {
-			ctl_send_reply(fd, ret, NULL, 0);
-			break;
+			log_begin(&l, "error", "state file unreadable");
+			log_str(&l, "state", o->state);
+			if (why)
+				log_str(&l, "why", why);
+			log_err(&l, ret);
+			log_end(&l);
+			return ret;
 		}
-		ctl_stats_encode(&st, stats);
-		ctl_send_reply(fd, 0, stats, sizeof(stats));
-		break;
+		log_begin(&l, "info", "restoring");
+		log_str(&l, "state", o->state);
+		log_num(&l, "containers", (long long)state_count(&dm->state));
+		log_end(&l);
+		state_each(&dm->state, restore_one, dm);
 	}
-	explicit_bzero(&req, sizeof(req));
+	ret = state_save(&dm->state);
+	if (ret < 0) {
+		log_begin(&l, "error", "state file not written");
+		log_str(&l, "state", o->state);
+		log_err(&l, ret);
+		log_end(&l);
+	}
+	return 0;
 }
 
-/* One client at a time, one request per connection: the control plane is
- * rare and small, and serializing it keeps spawn/teardown ordered. */
-static void *control_thread(void *arg)
+static uint64_t conns_active(dmx *d)
 {
-	struct daemon *dm = arg;
-	struct pollfd pfd[2] = {
-		{ .fd = dm->listen_fd, .events = POLLIN },
-		{ .fd = dm->wake_fd, .events = POLLIN },
-	};
+	struct dmx_stats st;
+
+	return dmx_stats(d, NULL, &st) == 0 ? st.conns_active : 0;
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stop accepting, let open requests finish. deadline_ms < 0: no deadline
+ * (after a takeover: streams run to their end) until a signal sets one. */
+static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, bool handed_off)
+{
+	struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
+	long deadline = handed_off ? -1 : mono_ms() + grace_ms;
 	struct log_line l;
+	uint64_t n;
+	int sig;
 
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_begin(&l, "error", "control poll");
-			log_err(&l, -errno);
+	dmx_drain(dm->dmx);
+	while ((n = conns_active(dm->dmx)) > 0) {
+		if (deadline >= 0 && mono_ms() >= deadline) {
+			log_begin(&l, "warn", "grace period over: closing connections");
+			log_num(&l, "conns", (long long)n);
 			log_end(&l);
-			break;
+			return;
 		}
-		if (pfd[1].revents)
-			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		int fd = accept4(dm->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			/* A client gone before accept, or fd pressure: keep serving. */
-			if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN) {
-				log_begin(&l, "warn", "control accept");
-				log_err(&l, -errno);
-				log_end(&l);
-				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-					poll(NULL, 0, 100);
-			}
-			continue;
+		sig = sigtimedwait(sigs, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (deadline >= 0)
+				return;   /* a second signal: stop now */
+			deadline = mono_ms() + grace_ms;
+		} else if (sig == SIGHUP) {
+			/* handled by the caller's loop only; reopen here too */
 		}
-		control_serve(dm, fd);
-		close(fd);
 	}
-	return NULL;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -440,10 +169,16 @@ int cmd_serve(int argc, char **argv)
 		{ "max-body", required_argument, NULL, 'B' },
 		{ "head-timeout-ms", required_argument, NULL, 'T' },
 		{ "max-conns", required_argument, NULL, 'C' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "takeover", no_argument, NULL, 'K' },
+		{ "grace-ms", required_argument, NULL, 'G' },
+		{ "log-level", required_argument, NULL, 'V' },
+		{ "log-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon dm = { .listen_fd = -1, .wake_fd = -1, .control = DEFAULT_CONTROL };
+	struct serve_opts o = { .state = DEFAULT_STATE, .grace_ms = DEFAULT_GRACE_MS };
 	struct dmx_config cfg;
 	struct log_line l;
 	pthread_t thread;
@@ -451,6 +186,7 @@ int cmd_serve(int argc, char **argv)
 	unsigned long v;
 	const char *why;
 	int opt, sig, ret, status = 1;
+	bool thread_started = false, handed_off = false;
 
 	dmx_config_init(&cfg);
 	cfg.log = log_library;
@@ -502,6 +238,26 @@ int cmd_serve(int argc, char **argv)
 				return bad_usage("serve: --max-conns takes a count (0: 1024)");
 			cfg.max_conns = (unsigned)v;
 			break;
+		case 'S':
+			if (!*optarg)
+				return bad_usage("serve: --state takes a file path, or 'none'");
+			o.state = strcmp(optarg, "none") == 0 ? NULL : optarg;
+			break;
+		case 'K': o.takeover = true; break;
+		case 'G':
+			if (parse_ulong(optarg, 10, 24ul * 3600 * 1000, &v) < 0)
+				return bad_usage("serve: --grace-ms takes milliseconds");
+			o.grace_ms = v;
+			break;
+		case 'V':
+			if (log_set_level(optarg) < 0)
+				return bad_usage("serve: --log-level takes error, warn, info or debug");
+			break;
+		case 'F':
+			if (!*optarg)
+				return bad_usage("serve: --log-file takes a file path");
+			o.log_file = optarg;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage("serve: bad option");
 		}
@@ -509,66 +265,107 @@ int cmd_serve(int argc, char **argv)
 	if (optind != argc)
 		return bad_usage("serve: takes no arguments");
 	dm.uid = geteuid();
+	dm.main_thread = pthread_self();
+	if (o.log_file && (ret = log_reopen(o.log_file)) < 0)
+		return fail("--log-file", ret);
 
 	/* Signals are taken by sigwait in this thread only; every thread
-	 * created below (the rings too) inherits the blocked mask. */
+	 * created below (the rings too) inherits the blocked mask. SIGUSR1 is
+	 * internal: the control thread's "a takeover moved everything". */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* The control socket first: a second daemon must fail here, before it
-	 * starts rings on the first one's socket directory. */
+	 * starts rings on the first one's socket directory. A takeover gets
+	 * the running daemon's socket instead, below. */
 	/* Until "ready", a failure is a command-line error, reported like the
 	 * other commands'; from then on everything goes through the log. */
-	ret = control_listen(&dm, &why);
-	if (ret < 0) {
-		char what[DMX_PATH_MAX + 96];
+	if (!o.takeover) {
+		ret = control_listen(&dm, &why);
+		if (ret < 0) {
+			char what[DMX_PATH_MAX + 96];
 
-		snprintf(what, sizeof(what), "control socket %s%s%s", dm.control,
-			 why ? ": " : "", why ? why : "");
-		return fail(what, ret);
+			snprintf(what, sizeof(what), "control socket %s%s%s", dm.control,
+				 why ? ": " : "", why ? why : "");
+			return fail(what, ret);
+		}
+	}
+	ret = state_init(&dm.state, o.state);
+	if (ret < 0) {
+		fail("state", ret);
+		goto out_control;
 	}
 	dm.wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (dm.wake_fd < 0) {
 		fail("eventfd", -errno);
-		goto out_control;
+		goto out_state;
 	}
 	ret = dmx_open(&cfg, &dm.dmx);
 	if (ret < 0) {
 		fail(ret == -EINVAL ? "serve: invalid configuration (check --token-header, "
 				      "--token-prefix, --socket-mode, --rings)"
 				    : "serve: starting the rings", ret);
-		goto out_control;
+		goto out_state;
+	}
+	ret = serve_start_state(&dm, &o);
+	if (ret < 0) {
+		fail(o.takeover ? "serve --takeover" : "serve: state file", ret);
+		goto out_dmx;
 	}
 	ret = -pthread_create(&thread, NULL, control_thread, &dm);
 	if (ret < 0) {
 		fail("control thread", ret);
 		goto out_dmx;
 	}
+	thread_started = true;
 	log_begin(&l, "info", "ready");
 	log_str(&l, "control", dm.control);
 	log_str(&l, "upstream", cfg.upstream ? cfg.upstream : "/var/run/docker.sock");
 	log_str(&l, "dir", cfg.socket_dir ? cfg.socket_dir : "/run/dockmux");
+	log_str(&l, "state", o.state ? o.state : "none");
 	/* 0 means one ring per online CPU, as dmx_open counts them. */
-	log_num(&l, "rings", cfg.rings ? cfg.rings : sysconf(_SC_NPROCESSORS_ONLN));
+	log_num(&l, "rings", dmx_rings(dm.dmx));
+	log_num(&l, "containers", (long long)state_count(&dm.state));
 	log_end(&l);
 
-	do {
-		ret = sigwait(&sigs, &sig);
-	} while (ret == EINTR);
-	log_begin(&l, "info", "stopping");
-	log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	for (;;) {
+		do {
+			ret = sigwait(&sigs, &sig);
+		} while (ret == EINTR);
+		if (sig == SIGHUP) {
+			ret = o.log_file ? log_reopen(o.log_file) : 0;
+			log_begin(&l, ret < 0 ? "error" : "info", "log reopened");
+			if (ret < 0)
+				log_err(&l, ret);
+			log_end(&l);
+			continue;
+		}
+		break;
+	}
+	handed_off = sig == SIGUSR1;
+	log_begin(&l, "info", handed_off ? "draining after takeover" : "stopping");
+	log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGUSR1");
+	log_num(&l, "conns", (long long)conns_active(dm.dmx));
 	log_end(&l);
 
 	/* Stop taking requests before the rings go, so no spawn lands on a
 	 * closing handle. */
 	if (eventfd_write(dm.wake_fd, 1) == 0)
 		pthread_join(thread, NULL);
+	thread_started = false;
+	serve_drain(&dm, &sigs, (long)o.grace_ms, handed_off);
 	status = 0;
 out_dmx:
+	if (thread_started && eventfd_write(dm.wake_fd, 1) == 0)
+		pthread_join(thread, NULL);
 	dmx_close(dm.dmx);
+out_state:
+	state_deinit(&dm.state);
 out_control:
 	if (dm.listen_fd >= 0)
 		close(dm.listen_fd);

@@ -120,8 +120,8 @@ say "image dmx-busybox:latest made with 'docker import' from busybox-static (not
 
 # ----------------------------------------------------------------------------
 step "3. Start the dockmux daemon"
-printf '%s$ dockmux serve --upstream %s --dir $SOCKDIR --control $CTL &%s\n' "$G" "$UPSTREAM" "$N"
-"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$SOCKDIR" --control "$CTL" 2>"$W/serve.log" &
+printf '%s$ dockmux serve --upstream %s --dir $SOCKDIR --control $CTL --state $W/state &%s\n' "$G" "$UPSTREAM" "$N"
+"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$SOCKDIR" --control "$CTL" --state "$W/state" 2>"$W/serve.log" &
 SERVE_PID=$!
 dmx_wait_for 100 grep -q 'msg="ready"' "$W/serve.log" || {
 	cat "$W/serve.log"

@@ -133,7 +133,7 @@ check "spawn without a daemon fails with 'dockmux: <what>: <strerror>'" t_no_dae
 mkdir -p "$T/ctl"
 : >"$CTL"
 t_refuse_non_socket() {
-	! timeout 10 "$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" 2>/dev/null &&
+	! timeout 10 "$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" --state none 2>/dev/null &&
 		[ -f "$CTL" ]
 }
 check "serve refuses to replace a non-socket at the control path" t_refuse_non_socket
@@ -145,7 +145,7 @@ python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.ar
 # ---- the daemon ----
 
 start_upstream || { echo "not ok - upstream did not start"; exit 1; }
-"$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" --rings 2 2>"$LOG" &
+"$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" --state "$T/state" --rings 2 2>"$LOG" &
 D_PID=$!
 # The stale socket file exists already: wait for the ready line instead.
 for ((i = 0; i < 100; i++)); do
@@ -167,7 +167,7 @@ check "control socket is mode 0600" t_control_mode
 
 t_second_daemon() {
 	local err
-	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$T/other" --control "$CTL" 2>&1); then
+	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$T/other" --control "$CTL" --state none 2>&1); then
 		return 1
 	fi
 	[[ $err == *"another dockmux daemon"* ]] && [ -S "$CTL" ] &&

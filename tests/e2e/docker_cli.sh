@@ -118,7 +118,7 @@ else
 		nok "dockmux binary" "set DOCKMUX to the built dockmux binary (got '${DOCKMUX:-}')"
 		finish
 	fi
-	"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$W/socks" --control "$CTL" \
+	"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$W/socks" --control "$CTL" --state "$W/state" \
 		>"$W/serve.log" 2>&1 &
 	SERVE_PID=$!
 	for _ in $(seq 100); do
