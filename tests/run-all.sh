@@ -5,7 +5,8 @@
 #   1. install missing Debian packages (apt-get update only if something is)
 #   2. build with meson + ninja in $BUILD_DIR (default build/, reused)
 #   3. every Criterion test (meson test), counting Criterion's own synthesis
-#   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream
+#   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream;
+#      tests/cmd_lifecycle.sh: state file, restart, takeover, SIGTERM, SIGHUP
 #   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
 #      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets
 #   6. the Criterion tests again, built with ASan + UBSan in $ASAN_BUILD_DIR
@@ -231,9 +232,13 @@ if [ -n "$BUILT" ]; then
 	# ------------------------------------------------------------ 4. CLI
 	heading "cli: tests/cmd_cli.sh"
 	run_tap_suite cli 600 bash tests/cmd_cli.sh "$DOCKMUX_BIN"
+	heading "lifecycle: tests/cmd_lifecycle.sh"
+	run_tap_suite lifecycle 300 bash tests/cmd_lifecycle.sh "$DOCKMUX_BIN" \
+		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream"
 else
 	could_not_run criterion "no build"
 	could_not_run cli "no build"
+	could_not_run lifecycle "no build"
 fi
 
 # ---------------------------------------------------------------- 5. end to end

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# tests/cmd_lifecycle.sh: `dockmux serve` across its own life: the state file,
+# a plain restart, a takeover (serve --takeover) that keeps every socket inode
+# while a stream started before it runs to its end, graceful SIGTERM with a
+# grace period, SIGHUP log reopening, log levels. The upstream is the bench's
+# dockmux-upstream (a real HTTP/1.1 server; /stream?bytes=N, X-Auth-Seen).
+# Usage: tests/cmd_lifecycle.sh path/to/dockmux path/to/dockmux-upstream
+# Prints `ok - name` / `not ok - name` per check, then "N passed, M failed".
+set -u
+
+BIN=${1:?usage: $0 dockmux dockmux-upstream}
+UPBIN=${2:?usage: $0 dockmux dockmux-upstream}
+command -v curl >/dev/null || { echo "curl is needed" >&2; exit 2; }
+
+T=$(mktemp -d /tmp/dmx-life.XXXXXX)
+DIR=$T/socks
+CTL=$T/control.sock
+UP=$T/up.sock
+STATE=$T/state
+TOKEN="tok-$RANDOM$RANDOM-$$-l1fe"
+PASS=0
+FAIL=0
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok - $name"
+		PASS=$((PASS + 1))
+	else
+		echo "not ok - $name"
+		FAIL=$((FAIL + 1))
+		for f in "$T"/*.log; do [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"; done
+	fi
+}
+
+wait_log() { # file pattern [tenths]
+	local i
+	for ((i = 0; i < ${3:-100}; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# serve LOG [flags...]: start a daemon, print its pid into $SERVE_PID
+serve() {
+	local log=$1
+	shift
+	"$BIN" serve --upstream "$UP" --dir "$DIR" --control "$CTL" --state "$STATE" --rings 2 "$@" \
+		2>>"$log" &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+}
+
+spawn() { printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$@"; }
+# auth_seen SOCK: the upstream's X-Auth-Seen for a ping (1: exactly our token)
+auth_seen() {
+	curl -s -D - -o /dev/null --max-time 5 --unix-socket "$1" http://d/_ping |
+		tr -d '\r' | sed -n 's/^X-Auth-Seen: //Ip'
+}
+status_of() { # SOCK METHOD PATH
+	curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$2" --unix-socket "$1" "http://d$3"
+}
+inode() { stat -c %i "$1"; }
+gone() { # pid [tenths]
+	local i
+	for ((i = 0; i < ${2:-100}; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"$UPBIN" --listen "$UP" --token "Bearer $TOKEN" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$UP" ] && break; sleep 0.1; done
+
+# ---- state file ----
+serve "$T/a.log"
+A=$SERVE_PID
+wait_log "$T/a.log" 'msg="ready"'
+S1=$(spawn web-1)
+S2=$(spawn --read-only ro-1)
+spawn gone-1 >/dev/null
+"$BIN" teardown --control "$CTL" gone-1
+
+t_state_file() {
+	[ "$(stat -c %a "$STATE")" = 600 ] && [ ! -e "$STATE.tmp" ] &&
+		head -c 16 "$STATE" | grep -q '^dockmux-state 1$' &&
+		grep -qa web-1 "$STATE" && grep -qa ro-1 "$STATE" && ! grep -qa gone-1 "$STATE"
+}
+check "the state file is 0600, written whole, and follows spawn and teardown" t_state_file
+
+t_forward() { [ "$(auth_seen "$S1")" = 1 ] && [ "$(status_of "$S2" POST /containers/create)" = 403 ]; }
+check "containers work before any restart" t_forward
+
+# ---- takeover ----
+INO1=$(inode "$S1")
+INO2=$(inode "$S2")
+INOC=$(inode "$CTL")
+# 6 MB at 2 MB/s: still running when the takeover happens, done ~3 s later.
+curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=6000000" \
+	-o "$T/stream.out" &
+CURL=$!
+sleep 0.5
+serve "$T/b.log" --takeover
+B=$SERVE_PID
+wait_log "$T/b.log" 'msg="ready"'
+
+t_takeover_inodes() {
+	[ "$(inode "$S1")" = "$INO1" ] && [ "$(inode "$S2")" = "$INO2" ] &&
+		[ "$(inode "$CTL")" = "$INOC" ] &&
+		grep -q 'msg="took over" moved=2 kept_by_old=0' "$T/b.log" &&
+		grep -q 'msg="handed off" moved=2 kept=0' "$T/a.log"
+}
+check "takeover: every socket file (and the control socket) keeps its inode" t_takeover_inodes
+
+t_takeover_serves() {
+	[ "$(auth_seen "$S1")" = 1 ] && [ "$(status_of "$S2" POST /containers/create)" = 403 ] &&
+		"$BIN" ls --control "$CTL" | grep -q '^web-1 ' &&
+		"$BIN" stats --control "$CTL" web-1 | grep -Eq 'requests +1$'
+}
+check "takeover: the new daemon serves the same sockets, tokens and policies" t_takeover_serves
+
+t_stream_survives() {
+	wait "$CURL" && [ "$(stat -c %s "$T/stream.out")" = 6000000 ] &&
+		gone "$A" 100 && wait "$A" &&
+		grep -q 'msg="draining after takeover"' "$T/a.log" &&
+		grep -q 'msg="stopped"' "$T/a.log"
+}
+check "takeover: a stream started before it runs to completion, then the old daemon exits 0" t_stream_survives
+
+t_old_left_files() { [ -S "$S1" ] && [ -S "$CTL" ] && [ "$(auth_seen "$S1")" = 1 ]; }
+check "takeover: the old daemon's exit unlinks nothing" t_old_left_files
+
+t_takeover_nobody() {
+	local err
+	err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$DIR" --control "$T/none.sock" \
+		--state "$T/none.state" --takeover 2>&1) && return 1
+	[[ $err == *"takeover"* ]] && [ ! -e "$T/none.sock" ]
+}
+check "takeover with no daemon running fails with a clear error" t_takeover_nobody
+
+# ---- graceful SIGTERM ----
+curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=3000000" \
+	-o "$T/stream2.out" &
+CURL=$!
+sleep 0.3
+kill -TERM "$B"
+t_sigterm_grace() {
+	wait "$CURL" && [ "$(stat -c %s "$T/stream2.out")" = 3000000 ] && gone "$B" 50 && wait "$B" &&
+		grep -q 'msg="stopping" signal="SIGTERM" conns=1' "$T/b.log"
+}
+check "SIGTERM lets an open response finish within the grace period, then exits 0" t_sigterm_grace
+
+# ---- plain restart from the state file ----
+serve "$T/c.log" --grace-ms 300 --log-file "$T/c.log"
+C=$SERVE_PID
+wait_log "$T/c.log" 'msg="ready"'
+t_restart() {
+	[ "$(inode "$S1")" != "$INO1" ] && [ "$(auth_seen "$S1")" = 1 ] &&
+		[ "$(status_of "$S2" POST /containers/create)" = 403 ] &&
+		grep -q 'level=warn msg="socket re-created: recreate the container to get its Docker socket back" key="web-1"' "$T/c.log" &&
+		grep -q 'msg="restoring" state=".*" containers=2' "$T/c.log"
+}
+check "restart: sockets re-created from the state file, each named in the log" t_restart
+
+t_sighup() {
+	mv "$T/c.log" "$T/c.log.1"
+	kill -HUP "$C"
+	wait_log "$T/c.log" 'msg="log reopened"' && [ "$(stat -c %a "$T/c.log")" = 640 ]
+}
+check "SIGHUP reopens --log-file (after a rotation)" t_sighup
+
+curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=20000000" \
+	-o /dev/null &
+CURL=$!
+sleep 0.3
+T0=$(date +%s%N)
+kill -TERM "$C"
+t_grace_cut() {
+	gone "$C" 50 && wait "$C"
+	local ms=$((($(date +%s%N) - T0) / 1000000))
+	! wait "$CURL" && [ "$ms" -lt 3000 ] &&
+		grep -q 'msg="grace period over: closing connections" conns=1' "$T/c.log"
+}
+check "--grace-ms: a stream longer than the grace period is cut when it ends" t_grace_cut
+
+# ---- log level, bad state ----
+serve "$T/d.log" --log-level warn
+D=$SERVE_PID
+wait_log "$T/d.log" 'msg="socket re-created'
+t_level() {
+	spawn lvl-1 >/dev/null && ! grep -q 'level=info' "$T/d.log" && grep -q 'level=warn' "$T/d.log"
+}
+check "--log-level warn drops info lines" t_level
+kill -TERM "$D"
+gone "$D" 50
+
+t_bad_state() {
+	local err
+	printf 'dockmux-state 1\n\0\0\0\x09garbage!!' >"$T/bad.state"
+	err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$T/bad" --control "$T/bad.sock" \
+		--state "$T/bad.state" 2>&1) && return 1
+	[[ $err == *"state file unreadable"*'why="malformed record"'* ]] && [ ! -e "$T/bad.sock" ]
+}
+check "a corrupt state file stops start-up with a clear error" t_bad_state
+
+t_no_token_in_logs() {
+	! cat "$T"/*.log* | grep -qF -e "$TOKEN" -e l1fe
+}
+check "no log line carries a token" t_no_token_in_logs
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
