@@ -119,7 +119,7 @@ else
 		finish
 	fi
 	"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$W/socks" --control "$CTL" --state "$W/state" \
-		>"$W/serve.log" 2>&1 &
+		--grace-ms 2000 >"$W/serve.log" 2>&1 &
 	SERVE_PID=$!
 	for _ in $(seq 100); do
 		grep -q 'msg="ready"' "$W/serve.log" 2>/dev/null && [ -S "$CTL" ] && break
@@ -375,6 +375,82 @@ left: $left"
 	else
 		echo "# skipped read-only policy checks: this dockmux has no spawn --read-only"
 	fi
+
+	# Takeover (`serve --takeover`): a container with the socket bind-mounted
+	# keeps its Docker access, and a logs -f and an events stream opened before
+	# the handoff run on to their end through the old daemon.
+	INSIDE=
+	for c in "$DOCKER" /usr/local/bin/docker; do
+		if [ -x "$c" ] && ! ldd "$c" >/dev/null 2>&1; then INSIDE=$c; break; fi
+	done
+	if [ -n "$INSIDE" ]; then
+		dk run -d --name "$RUN-tk" $L -v "$SOCK:/var/run/docker.sock" \
+			-v "$INSIDE:/usr/bin/docker:ro" "$IMAGE" sleep 600 >/dev/null
+		inside() { T=30 dk exec "$RUN-tk" docker ps --format '{{.Names}}' 2>&1; }
+		out=$(inside)
+		grep -qx "$RUN-tk" <<<"$out" && ok "docker ps from inside a container, socket bind-mounted" ||
+			nok "docker ps from inside a container, socket bind-mounted" "$out"
+	else
+		echo "# no statically linked docker CLI to run inside a container: the same-inode checks below use the host's"
+	fi
+	ino_before=$(stat -c %i "$SOCK")
+	dk run -d --name "$RUN-tkl" $L "$IMAGE" sh -c 'for i in 1 2 3 4 5 6; do echo line$i; sleep 1; done' >/dev/null
+	timeout -k 5 60 "$DOCKER" -H "unix://$SOCK" logs -f "$RUN-tkl" >"$W/tk-logs.txt" 2>&1 &
+	logpid=$!
+	timeout -k 5 60 "$DOCKER" -H "unix://$SOCK" events --filter type=container \
+		--filter "label=dmx.e2e.run=$RUN" --filter event=create \
+		--format '{{.Action}} {{.Actor.Attributes.name}}' >"$W/tk-events.txt" 2>&1 &
+	tkevpid=$!
+	BG_PIDS+=("$logpid" "$tkevpid")
+	sleep 1.5
+	OLD_PID=$SERVE_PID
+	"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$W/socks" --control "$CTL" --state "$W/state" \
+		--grace-ms 2000 --takeover >"$W/serve2.log" 2>&1 &
+	SERVE_PID=$!
+	for _ in $(seq 100); do
+		grep -q 'msg="ready"' "$W/serve2.log" 2>/dev/null && break
+		kill -0 "$SERVE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q 'msg="took over"' "$W/serve2.log" && [ "$(stat -c %i "$SOCK")" = "$ino_before" ]; then
+		ok "serve --takeover: the new daemon holds every socket, inode unchanged"
+	else
+		nok "serve --takeover: the new daemon holds every socket, inode unchanged" "$(cat "$W/serve2.log")"
+	fi
+	if [ -n "$INSIDE" ]; then
+		out=$(inside)
+		grep -qx "$RUN-tk" <<<"$out" && ok "docker ps from inside the same container after the takeover" ||
+			nok "docker ps from inside the same container after the takeover" "$out"
+	else
+		check "docker ps on the same socket inode after the takeover" dk ps
+	fi
+	dk create --name "$RUN-tkev" $L "$IMAGE" true >/dev/null
+	wait "$logpid"
+	rc=$?
+	expect_logs=$(printf 'line%s\n' 1 2 3 4 5 6)
+	[ $rc -eq 0 ] && [ "$(cat "$W/tk-logs.txt")" = "$expect_logs" ] &&
+		ok "logs -f opened before the takeover runs to its end (6 of 6 lines)" ||
+		nok "logs -f opened before the takeover runs to its end (6 of 6 lines)" "exit $rc: $(cat "$W/tk-logs.txt")"
+	for _ in $(seq 50); do grep -q "create $RUN-tkev" "$W/tk-events.txt" && break; sleep 0.1; done
+	grep -qx "create $RUN-tkev" "$W/tk-events.txt" && kill -0 "$tkevpid" 2>/dev/null &&
+		ok "an events stream opened before the takeover still delivers events" ||
+		nok "an events stream opened before the takeover still delivers events" "$(cat "$W/tk-events.txt")"
+	kill -0 "$OLD_PID" 2>/dev/null && ok "the old daemon stays while its stream is open" ||
+		nok "the old daemon stays while its stream is open" "$(tail -5 "$W/serve.log")"
+	kill "$tkevpid" 2>/dev/null
+	rc=124
+	for _ in $(seq 100); do
+		if ! kill -0 "$OLD_PID" 2>/dev/null; then
+			wait "$OLD_PID"
+			rc=$?
+			break
+		fi
+		sleep 0.1
+	done
+	[ $rc -eq 0 ] && [ -S "$SOCK" ] && grep -q 'msg="handed off"' "$W/serve.log" &&
+		ok "the old daemon exits 0 once its last stream ends, unlinking nothing" ||
+		nok "the old daemon exits 0 once its last stream ends, unlinking nothing" "exit $rc; $(tail -5 "$W/serve.log")"
+	cat "$W/serve2.log" >>"$W/serve.log"
 
 	# SIGTERM with a stream open: dockmux exits 0, removes its sockets, and the
 	# client's stream ends instead of hanging.
