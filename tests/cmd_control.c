@@ -411,14 +411,30 @@ Test(control_request, unknown_ops_fail_on_the_first_byte)
 {
 	static struct ctl_request out;
 	uint8_t buf[16] = { 0 };
-	/* 1 is the retired spawn without a policy. */
-	const uint8_t ops[] = { 0, 1, 6, 0x7f, 0x80, 0xff };
+	/* 1 is the retired spawn without a policy; 6 is HANDOFF. */
+	const uint8_t ops[] = { 0, 1, 7, 0x7f, 0x80, 0xff };
 
 	for (size_t i = 0; i < sizeof(ops); i++) {
 		buf[0] = ops[i];
 		cr_assert_eq(ctl_request_decode(buf, 1, &out), -EOPNOTSUPP, "op %u", ops[i]);
 		cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), -EOPNOTSUPP, "op %u", ops[i]);
 	}
+}
+
+Test(control_request, handoff_has_no_key_and_no_token)
+{
+	static struct ctl_request req, out;
+	uint8_t buf[16];
+	int n;
+
+	req.op = CTL_OP_HANDOFF;
+	n = ctl_request_encode(&req, buf, sizeof(buf));
+	cr_assert_eq(n, 7);
+	cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n);
+	cr_assert_eq(out.op, CTL_OP_HANDOFF);
+	req.key_len = 1;
+	memcpy(req.key, "k", 2);
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "a key is refused");
 }
 
 Test(control_request, oversized_key_length_fails_before_the_key_arrives)
