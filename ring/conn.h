@@ -37,7 +37,8 @@ struct conn {
 	bool closing;
 	bool connected;
 	bool upgrade_after;           /* the current request upgrades the connection */
-	bool up_busy, down_busy;      /* one op chain per direction at a time */
+	bool up_busy, down_busy;      /* one op chain per direction at a time... */
+	bool down_sin_busy;           /* ...plus a daemon->pipe splice beside down_busy */
 	bool client_eof;              /* the client shut its write side */
 	bool down_eof;
 	bool down_tunnel;             /* the daemon accepted an upgrade: raw from here */

@@ -83,21 +83,59 @@ static void conn_down_eof(struct conn *c)
 	conn_close(c);
 }
 
+/* Splice costs an io-wq hop: worth it for bulk, not for a small rest. */
+static bool conn_down_bulk(const struct conn *c)
+{
+	return c->down_tunnel || (resp_tracker_next(&c->track) == RESP_NEXT_SPLICE &&
+				  resp_tracker_body_left(&c->track) >= CONN_SPLICE_MIN);
+}
+
+/* daemon -> pipe, at most what is left of the body (the tracker's count is
+ * exact: only one splice-in is ever in flight). */
+static void conn_down_splice_in(struct conn *c)
+{
+	uint64_t len = c->down_tunnel ? CONN_SPLICE_MAX : resp_tracker_body_left(&c->track);
+
+	if (len > CONN_SPLICE_MAX)
+		len = CONN_SPLICE_MAX;
+	c->down_sin_busy = true;
+	conn_poll_splice(c, c->ufd, POLLIN, OP_U_POLLIN, c->ufd, c->down_pipe->wfd, (unsigned)len,
+			 OP_U_SPLICE_IN);
+}
+
+/* While the pipe drains to the client, fill it from the daemon: the two
+ * halves of a bulk body overlap instead of taking turns. */
+static void conn_down_prefetch(struct conn *c)
+{
+	if (c->down_sin_busy || c->down_eof || c->failing || !c->down_pipe ||
+	    c->down_pipe_len >= RING_PIPE_SIZE || !conn_down_bulk(c))
+		return;
+	conn_down_splice_in(c);
+}
+
 void conn_down_next(struct conn *c)
 {
 	struct io_uring_sqe *sqe;
-	uint64_t len;
 
 	for (;;) {
 		/* Checked each round: framing a response may resume the request
 		 * direction, which may fail the conn and re-enter here. */
-		if (c->closing || c->down_busy)
+		if (c->closing)
 			return;
+		if (c->down_busy) {
+			conn_down_prefetch(c);
+			return;
+		}
 		if (c->down_pipe_len > 0) {
 			c->down_busy = true;
 			conn_splice(c, c->down_pipe->rfd, c->cfd, c->down_pipe_len, OP_C_SPLICE_OUT);
+			conn_down_prefetch(c);
 			return;
 		}
+		/* Everything below reads or writes in order: wait for the
+		 * splice-in under way. */
+		if (c->down_sin_busy)
+			return;
 		if (c->d_sent < c->d_fed) {
 			c->down_busy = true;
 			sqe = conn_sqe(c, OP_D_SEND);
@@ -129,26 +167,19 @@ void conn_down_next(struct conn *c)
 		}
 		break;
 	}
-	if (c->closing || c->down_busy)
+	if (c->closing || c->down_busy || c->down_sin_busy)
 		return;
 	if (c->down_eof) {
 		conn_down_eof(c);
 		return;
 	}
-	/* Splice costs an io-wq hop: worth it for bulk, not for a small rest. */
-	if (c->down_tunnel || (resp_tracker_next(&c->track) == RESP_NEXT_SPLICE &&
-			       resp_tracker_body_left(&c->track) >= CONN_SPLICE_MIN)) {
+	if (conn_down_bulk(c)) {
 		if (!c->down_pipe && !(c->down_pipe = ring_pipe_get(c->ring))) {
 			c->up_dead = true;
 			conn_fail(c, 503, "dockmux: out of pipes");
 			return;
 		}
-		len = c->down_tunnel ? CONN_SPLICE_MAX : resp_tracker_body_left(&c->track);
-		if (len > CONN_SPLICE_MAX)
-			len = CONN_SPLICE_MAX;
-		c->down_busy = true;
-		conn_poll_splice(c, c->ufd, POLLIN, OP_U_POLLIN, c->ufd, c->down_pipe->wfd,
-				 (unsigned)len, OP_U_SPLICE_IN);
+		conn_down_splice_in(c);
 		return;
 	}
 	/* A head, a chunked body, or bytes nobody asked for (an error the
@@ -163,10 +194,18 @@ void conn_down_complete(struct conn *c, enum ring_op op, int res)
 	enum resp_track r;
 	int status = 0;
 
-	c->down_busy = false;
+	if (op == OP_U_SPLICE_IN)
+		c->down_sin_busy = false;
+	else
+		c->down_busy = false;
 	if (c->closing)
 		return;
 	if (res == -EAGAIN && op == OP_U_SPLICE_IN) {
+		/* Pipe full (it counts buffers, not bytes) while it drains: the
+		 * splice-out's completion prefetches again. Re-polling now
+		 * would spin: the daemon socket stays readable. */
+		if (c->down_busy)
+			return;
 		conn_down_next(c);
 		return;
 	}

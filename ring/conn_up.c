@@ -334,7 +334,8 @@ void conn_up_next(struct conn *c)
 			return;
 		shutdown(c->ufd, SHUT_WR);
 		/* A tunnel whose daemon side already ended is now done. */
-		if (c->down_eof && c->down_pipe_len == 0 && c->d_sent == c->d_end && !c->down_busy)
+		if (c->down_eof && c->down_pipe_len == 0 && c->d_sent == c->d_end && !c->down_busy &&
+		    !c->down_sin_busy)
 			conn_close(c);
 		return;
 	}

@@ -27,7 +27,6 @@
 #define RING_ENTRIES 1024
 #define RING_CQ_ENTRIES 8192
 #define RING_PIPE_POOL 128
-#define RING_PIPE_SIZE (256 * 1024)
 /* Registered file slots per ring (listeners), at most RLIMIT_NOFILE: the
  * kernel refuses a bigger table. 8 bytes of kernel memory per slot. */
 #define RING_FILES_MAX 65536

@@ -134,6 +134,9 @@ static inline enum ring_op ring_tag_op(uint64_t data)
 	return (enum ring_op)(data & RING_OP_MASK);
 }
 
+/* Pipes are resized to this (F_SETPIPE_SZ): one splice moves up to this. */
+#define RING_PIPE_SIZE (256 * 1024)
+
 struct pipe_pair {
 	int rfd, wfd;
 	struct pipe_pair *next;
