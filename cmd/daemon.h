@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "dockmux.h"
+#include "metrics.h"
 #include "state.h"
 
 struct daemon {
@@ -23,6 +24,13 @@ struct daemon {
 	struct state state;     /* keys, tokens, policies: the state file */
 	pthread_t main_thread;  /* gets SIGUSR1 once a takeover has moved everything */
 	bool handed_off;        /* the control socket belongs to the new daemon now */
+	/* /metrics (--metrics): served by the control thread, which alone
+	 * updates the counters below, so they need no lock. */
+	const char *metrics;    /* NULL: no endpoint */
+	int metrics_fd;
+	uint64_t spawns, spawn_errors, teardowns;
+	struct metrics_hist spawn_latency, teardown_latency;
+	double start_time;
 };
 
 /* Bind the control socket (0600), replacing only a stale one; *why says what

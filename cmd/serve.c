@@ -21,13 +21,16 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "control.h"
 #include "dockmux.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "state.h"
 #include "takeover.h"
 
+#define DEFAULT_CONFIG "/etc/dockmux/dockmux.conf"
 #define DEFAULT_STATE "/var/lib/dockmux/state"
 #define DEFAULT_GRACE_MS 10000
 
@@ -109,6 +112,14 @@ static int serve_start_state(struct daemon *dm, const struct serve_opts *o)
 	return 0;
 }
 
+/* Half the interval systemd asks for; 0: no watchdog. */
+static long watchdog_ms(void)
+{
+	uint64_t usec;
+
+	return notify_watchdog_usec(&usec) == 1 ? (long)(usec / 2000) : 0;
+}
+
 static uint64_t conns_active(dmx *d)
 {
 	struct dmx_stats st;
@@ -143,6 +154,9 @@ static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, 
 			return;
 		}
 		sig = sigtimedwait(sigs, NULL, &tick);
+		/* Still alive while draining: the unit's watchdog keeps running. */
+		if (watchdog_ms() > 0)
+			notify_send("WATCHDOG=1");
 		if (sig == SIGTERM || sig == SIGINT) {
 			if (deadline >= 0)
 				return;   /* a second signal: stop now */
@@ -153,31 +167,117 @@ static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, 
 	}
 }
 
+static const struct option serve_options[] = {
+	{ "upstream", required_argument, NULL, 'u' },
+	{ "dir", required_argument, NULL, 'd' },
+	{ "rings", required_argument, NULL, 'r' },
+	{ "token-header", required_argument, NULL, 'H' },
+	{ "token-prefix", required_argument, NULL, 'P' },
+	{ "socket-mode", required_argument, NULL, 'm' },
+	{ "socket-owner", required_argument, NULL, 'o' },
+	{ "control", required_argument, NULL, 'c' },
+	{ "max-line", required_argument, NULL, 'L' },
+	{ "max-head", required_argument, NULL, 'E' },
+	{ "max-body", required_argument, NULL, 'B' },
+	{ "head-timeout-ms", required_argument, NULL, 'T' },
+	{ "max-conns", required_argument, NULL, 'C' },
+	{ "state", required_argument, NULL, 'S' },
+	{ "takeover", no_argument, NULL, 'K' },
+	{ "grace-ms", required_argument, NULL, 'G' },
+	{ "log-level", required_argument, NULL, 'V' },
+	{ "log-file", required_argument, NULL, 'F' },
+	{ "metrics", required_argument, NULL, 'M' },
+	{ "config", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The config file's settings as options placed before the command line's,
+ * so flags win. --config FILE names it (an explicit file must exist; the
+ * default one may be missing). On success *nargv is malloc'd (free it and
+ * config_free the middle part: see serve_config_free). */
+struct serve_argv {
+	int argc;
+	char **argv;
+	int cfg_argc;
+	char **cfg_argv;
+};
+
+static int serve_config(int argc, char **argv, const struct option *opts, struct serve_argv *out)
+{
+	const char *known[32], *bools[8], *path = DEFAULT_CONFIG;
+	size_t nk = 0, nb = 0;
+	bool explicit_path = false;
+	char err[512];
+	int ret, n = 0;
+
+	for (const struct option *o = opts; o->name; o++) {
+		if (strcmp(o->name, "help") == 0 || strcmp(o->name, "config") == 0)
+			continue;
+		if (o->has_arg == no_argument && nb < 7)
+			bools[nb++] = o->name;
+		else if (o->has_arg != no_argument && nk < 31)
+			known[nk++] = o->name;
+	}
+	known[nk] = NULL;
+	bools[nb] = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			path = argv[i] + 9;
+			explicit_path = true;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			path = argv[++i];
+			explicit_path = true;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	ret = config_read(path, known, bools, &out->cfg_argc, &out->cfg_argv, err, sizeof(err));
+	if (ret == -ENOENT && !explicit_path) {
+		out->cfg_argc = 0;
+		out->cfg_argv = NULL;
+	} else if (ret < 0) {
+		if (ret == -EINVAL)
+			fprintf(stderr, "dockmux: %s\n", err);
+		else
+			fail(path, ret);
+		return ret;
+	}
+	out->argv = calloc((size_t)argc + (size_t)out->cfg_argc + 1, sizeof(char *));
+	if (!out->argv) {
+		config_free(out->cfg_argc, out->cfg_argv);
+		return -ENOMEM;
+	}
+	out->argv[n++] = argv[0];
+	for (int i = 0; i < out->cfg_argc; i++)
+		out->argv[n++] = out->cfg_argv[i];
+	for (int i = 1; i < argc; i++)
+		out->argv[n++] = argv[i];
+	out->argc = n;
+	return 0;
+}
+
+static int cmd_serve_argv(int argc, char **argv);
+
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "upstream", required_argument, NULL, 'u' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "rings", required_argument, NULL, 'r' },
-		{ "token-header", required_argument, NULL, 'H' },
-		{ "token-prefix", required_argument, NULL, 'P' },
-		{ "socket-mode", required_argument, NULL, 'm' },
-		{ "socket-owner", required_argument, NULL, 'o' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "max-line", required_argument, NULL, 'L' },
-		{ "max-head", required_argument, NULL, 'E' },
-		{ "max-body", required_argument, NULL, 'B' },
-		{ "head-timeout-ms", required_argument, NULL, 'T' },
-		{ "max-conns", required_argument, NULL, 'C' },
-		{ "state", required_argument, NULL, 'S' },
-		{ "takeover", no_argument, NULL, 'K' },
-		{ "grace-ms", required_argument, NULL, 'G' },
-		{ "log-level", required_argument, NULL, 'V' },
-		{ "log-file", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct daemon dm = { .listen_fd = -1, .wake_fd = -1, .control = DEFAULT_CONTROL };
+	struct serve_argv a;
+	int ret;
+
+	ret = serve_config(argc, argv, serve_options, &a);
+	if (ret < 0)
+		return ret == -EINVAL ? 2 : 1;
+	ret = cmd_serve_argv(a.argc, a.argv);
+	free(a.argv);
+	config_free(a.cfg_argc, a.cfg_argv);
+	return ret;
+}
+
+static int cmd_serve_argv(int argc, char **argv)
+{
+	struct daemon dm = { .listen_fd = -1, .wake_fd = -1, .metrics_fd = -1,
+			     .control = DEFAULT_CONTROL };
 	struct serve_opts o = { .state = DEFAULT_STATE, .grace_ms = DEFAULT_GRACE_MS };
 	struct dmx_config cfg;
 	struct log_line l;
@@ -186,13 +286,14 @@ int cmd_serve(int argc, char **argv)
 	unsigned long v;
 	const char *why;
 	int opt, sig, ret, status = 1;
+	long wd_ms;
 	bool thread_started = false, handed_off = false;
 
 	dmx_config_init(&cfg);
 	cfg.log = log_library;
-	if (opts_exact(argc, argv, opts) < 0)
+	if (opts_exact(argc, argv, serve_options) < 0)
 		return bad_usage("serve: bad option");
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", serve_options, NULL)) != -1) {
 		switch (opt) {
 		case 'u': cfg.upstream = optarg; break;
 		case 'd': cfg.socket_dir = optarg; break;
@@ -244,6 +345,12 @@ int cmd_serve(int argc, char **argv)
 			o.state = strcmp(optarg, "none") == 0 ? NULL : optarg;
 			break;
 		case 'K': o.takeover = true; break;
+		case 'f': break;   /* read before: serve_config */
+		case 'M':
+			if (!*optarg)
+				return bad_usage("serve: --metrics takes /PATH or HOST:PORT (loopback)");
+			dm.metrics = optarg;
+			break;
 		case 'G':
 			if (parse_ulong(optarg, 10, 24ul * 3600 * 1000, &v) < 0)
 				return bad_usage("serve: --grace-ms takes milliseconds");
@@ -265,6 +372,12 @@ int cmd_serve(int argc, char **argv)
 	if (optind != argc)
 		return bad_usage("serve: takes no arguments");
 	dm.uid = geteuid();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		dm.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
 	dm.main_thread = pthread_self();
 	if (o.log_file && (ret = log_reopen(o.log_file)) < 0)
 		return fail("--log-file", ret);
@@ -317,6 +430,24 @@ int cmd_serve(int argc, char **argv)
 		fail(o.takeover ? "serve --takeover" : "serve: state file", ret);
 		goto out_dmx;
 	}
+	if (dm.metrics) {
+		/* After a takeover the old daemon may still be letting go of
+		 * the address: retry for a moment. */
+		for (int i = 0; i < 50; i++) {
+			ret = metrics_listen(dm.metrics, &dm.metrics_fd, &why);
+			if (ret != -EADDRINUSE || !o.takeover)
+				break;
+			poll(NULL, 0, 100);
+		}
+		if (ret < 0) {
+			char what[256];
+
+			snprintf(what, sizeof(what), "--metrics %s%s%s", dm.metrics, why ? ": " : "",
+				 why ? why : "");
+			fail(what, ret);
+			goto out_dmx;
+		}
+	}
 	ret = -pthread_create(&thread, NULL, control_thread, &dm);
 	if (ret < 0) {
 		fail("control thread", ret);
@@ -333,10 +464,31 @@ int cmd_serve(int argc, char **argv)
 	log_num(&l, "containers", (long long)state_count(&dm.state));
 	log_end(&l);
 
+	{
+		char ready[128];
+
+		/* MAINPID: after a takeover this process is the service's main
+		 * one now (the unit has NotifyAccess=all for that). */
+		snprintf(ready, sizeof(ready), "MAINPID=%ld\nREADY=1\nSTATUS=serving %zu containers",
+			 (long)getpid(), state_count(&dm.state));
+		notify_send(ready);
+	}
+	wd_ms = watchdog_ms();
 	for (;;) {
-		do {
-			ret = sigwait(&sigs, &sig);
-		} while (ret == EINTR);
+		if (wd_ms > 0) {
+			struct timespec ts = { .tv_sec = wd_ms / 1000, .tv_nsec = wd_ms % 1000 * 1000000 };
+
+			sig = sigtimedwait(&sigs, NULL, &ts);
+			if (sig < 0) {
+				if (errno == EAGAIN)
+					notify_send("WATCHDOG=1");
+				continue;
+			}
+		} else {
+			do {
+				ret = sigwait(&sigs, &sig);
+			} while (ret == EINTR);
+		}
 		if (sig == SIGHUP) {
 			ret = o.log_file ? log_reopen(o.log_file) : 0;
 			log_begin(&l, ret < 0 ? "error" : "info", "log reopened");
@@ -348,6 +500,7 @@ int cmd_serve(int argc, char **argv)
 		break;
 	}
 	handed_off = sig == SIGUSR1;
+	notify_send(handed_off ? "STATUS=draining after a takeover" : "STOPPING=1");
 	log_begin(&l, "info", handed_off ? "draining after takeover" : "stopping");
 	log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGUSR1");
 	log_num(&l, "conns", (long long)conns_active(dm.dmx));
@@ -363,6 +516,11 @@ int cmd_serve(int argc, char **argv)
 out_dmx:
 	if (thread_started && eventfd_write(dm.wake_fd, 1) == 0)
 		pthread_join(thread, NULL);
+	if (dm.metrics_fd >= 0) {
+		close(dm.metrics_fd);
+		if (!handed_off)
+			metrics_unlink(dm.metrics);
+	}
 	dmx_close(dm.dmx);
 out_state:
 	state_deinit(&dm.state);

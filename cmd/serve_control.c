@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -265,6 +266,74 @@ static void control_policy_text(const struct ctl_request *req, char *buf, size_t
 #undef PUT
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- /metrics: a snapshot of the library's counters and ours ---- */
+
+static int metrics_fill(void *ud, struct metrics_snapshot *s)
+{
+	struct daemon *dm = ud;
+	struct dmx_entry *entries = NULL;
+	struct metrics_ring *rings;
+	unsigned nrings = dmx_rings(dm->dmx);
+	size_t cap = 0;
+	int n;
+
+	for (;;) {
+		n = dmx_list(dm->dmx, entries, cap);
+		if (n < 0 || (size_t)n <= cap)
+			break;
+		free(entries);
+		cap = (size_t)n + 16;
+		entries = calloc(cap, sizeof(*entries));
+		if (!entries)
+			return -ENOMEM;
+	}
+	if (n < 0) {
+		free(entries);
+		return n;
+	}
+	s->entries = entries;
+	s->nentries = (size_t)n;
+	rings = calloc(nrings ? nrings : 1, sizeof(*rings));
+	if (!rings)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nrings; i++) {
+		struct dmx_ring_stats rs;
+
+		if (dmx_ring_stats(dm->dmx, i, &rs) == 0) {
+			rings[i].loops = rs.loops;
+			rings[i].sqes = rs.sqes;
+			rings[i].cqes = rs.cqes;
+			rings[i].files_used = rs.files_used;
+			rings[i].files_total = rs.files_total;
+		}
+	}
+	s->rings = rings;
+	s->nrings = nrings;
+	n = dmx_stats(dm->dmx, NULL, &s->total);
+	s->spawns = dm->spawns;
+	s->spawn_errors = dm->spawn_errors;
+	s->teardowns = dm->teardowns;
+	s->spawn_latency = dm->spawn_latency;
+	s->teardown_latency = dm->teardown_latency;
+	s->start_time_seconds = dm->start_time;
+	return n < 0 ? n : 0;
+}
+
+static void metrics_release(void *ud, struct metrics_snapshot *s)
+{
+	(void)ud;
+	free((void *)s->entries);
+	free((void *)s->rings);
+}
+
 /* The container works now but would not come back after a restart: loud. */
 static void state_error(struct daemon *dm, const char *key)
 {
@@ -286,6 +355,11 @@ static void control_handoff(struct daemon *dm, int fd, pid_t pid)
 	struct log_line l;
 	int ret;
 
+	/* The new daemon binds the metrics endpoint once it has taken over. */
+	if (dm->metrics_fd >= 0) {
+		close(dm->metrics_fd);
+		dm->metrics_fd = -1;
+	}
 	log_begin(&l, "info", "takeover requested");
 	log_num(&l, "pid", pid);
 	log_num(&l, "containers", (long long)state_count(&dm->state));
@@ -330,8 +404,13 @@ static void control_spawn(struct daemon *dm, struct ctl_request *req, int fd, pi
 	const char *why = NULL;
 	int ret;
 
+	double t0 = now_s();
+
 	ctl_request_policy(req, &pol);
 	ret = dmx_spawn_policy(dm->dmx, req->key, req->token, &pol, path, sizeof(path));
+	metrics_hist_observe(&dm->spawn_latency, now_s() - t0);
+	dm->spawns++;
+	dm->spawn_errors += ret < 0;
 	if (ret == 0 && (state_put(&dm->state, req) < 0 || state_save(&dm->state) < 0))
 		state_error(dm, req->key);
 	explicit_bzero(req->token, sizeof(req->token));
@@ -405,8 +484,12 @@ static void control_serve(struct daemon *dm, int fd)
 	case CTL_OP_SPAWN:
 		control_spawn(dm, &req, fd, cred.pid);
 		break;
-	case CTL_OP_TEARDOWN:
+	case CTL_OP_TEARDOWN: {
+		double t0 = now_s();
+
 		ret = dmx_teardown(dm->dmx, req.key);
+		metrics_hist_observe(&dm->teardown_latency, now_s() - t0);
+		dm->teardowns++;
 		if (ret == 0) {
 			state_del(&dm->state, req.key);
 			if (state_save(&dm->state) < 0)
@@ -420,6 +503,7 @@ static void control_serve(struct daemon *dm, int fd)
 		log_end(&l);
 		ctl_send_reply(fd, ret, NULL, 0);
 		break;
+	}
 	case CTL_OP_LIST:
 		control_list(dm, fd);
 		break;
@@ -444,14 +528,16 @@ static void control_serve(struct daemon *dm, int fd)
 void *control_thread(void *arg)
 {
 	struct daemon *dm = arg;
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = dm->listen_fd, .events = POLLIN },
 		{ .fd = dm->wake_fd, .events = POLLIN },
+		{ .fd = -1, .events = POLLIN },
 	};
 	struct log_line l;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		pfd[2].fd = dm->metrics_fd;
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_begin(&l, "error", "control poll");
@@ -461,6 +547,18 @@ void *control_thread(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
+		if (pfd[2].revents & POLLIN) {
+			int ret = metrics_handle(dm->metrics_fd, metrics_fill, metrics_release, dm);
+
+			if (ret < 0 && ret != -EAGAIN) {
+				log_begin(&l, "warn", "metrics");
+				log_err(&l, ret);
+				log_end(&l);
+				/* fd pressure: do not spin on a level-triggered poll */
+				if (ret == -EMFILE || ret == -ENFILE)
+					poll(NULL, 0, 100);
+			}
+		}
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		int fd = accept4(dm->listen_fd, NULL, NULL, SOCK_CLOEXEC);

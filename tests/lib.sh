@@ -5,9 +5,12 @@
 # variables.
 
 # Everything the build, the tests and the demo need on Debian bookworm.
-# clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh.
+# clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh;
+# groff-base (man page lint) and systemd (systemd-analyze verify) for
+# tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh).
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
-libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev"
+libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
+groff-base systemd prometheus"
 
 # Root of the git checkout this file belongs to.
 DMX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -6,7 +6,9 @@
 #   2. build with meson + ninja in $BUILD_DIR (default build/, reused)
 #   3. every Criterion test (meson test), counting Criterion's own synthesis
 #   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream;
-#      tests/cmd_lifecycle.sh: state file, restart, takeover, SIGTERM, SIGHUP
+#      tests/cmd_lifecycle.sh: state file, restart, takeover, SIGTERM, SIGHUP;
+#      tests/cmd_metrics_promtool.sh: /metrics output through promtool;
+#      tests/dist_check.sh: meson install layout, systemd unit, man pages
 #   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
 #      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets
 #   6. the Criterion tests again, built with ASan + UBSan in $ASAN_BUILD_DIR
@@ -232,6 +234,11 @@ if [ -n "$BUILT" ]; then
 	# ------------------------------------------------------------ 4. CLI
 	heading "cli: tests/cmd_cli.sh"
 	run_tap_suite cli 600 bash tests/cmd_cli.sh "$DOCKMUX_BIN"
+	heading "promtool: tests/cmd_metrics_promtool.sh"
+	run_tap_suite promtool 120 bash tests/cmd_metrics_promtool.sh \
+		"${DOCKMUX_BIN%/cmd/dockmux}/tests/metrics_sample"
+	heading "dist: tests/dist_check.sh (install layout, unit, man pages)"
+	run_tap_suite dist 300 bash tests/dist_check.sh "$BUILD_DIR"
 	heading "lifecycle: tests/cmd_lifecycle.sh"
 	run_tap_suite lifecycle 300 bash tests/cmd_lifecycle.sh "$DOCKMUX_BIN" \
 		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream"
@@ -239,6 +246,8 @@ else
 	could_not_run criterion "no build"
 	could_not_run cli "no build"
 	could_not_run lifecycle "no build"
+	could_not_run promtool "no build"
+	could_not_run dist "no build"
 fi
 
 # ---------------------------------------------------------------- 5. end to end
