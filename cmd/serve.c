@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,23 +259,104 @@ static int serve_config(int argc, char **argv, const struct option *opts, struct
 	return 0;
 }
 
-static int cmd_serve_argv(int argc, char **argv);
+/* SIGUSR2: start the binary now on disk as `serve <same args> --takeover`.
+ * The child takes every socket over through the control socket and tells
+ * systemd it is the main process; this one then drains and exits. */
+struct upgrade {
+	char exe[4096];          /* resolved at start: a package upgrade replaces the file */
+	char **argv;             /* exe, "serve", original args, "--takeover" */
+	pid_t child;
+};
+
+static int upgrade_init(struct upgrade *u, int argc, char **argv)
+{
+	ssize_t n = readlink("/proc/self/exe", u->exe, sizeof(u->exe) - 1);
+	int k = 0;
+	bool has = false;
+
+	u->child = 0;
+	u->argv = NULL;
+	if (n <= 0 || (size_t)n >= sizeof(u->exe) - 1)
+		return -ENOENT;
+	u->exe[n] = '\0';
+	u->argv = calloc((size_t)argc + 3, sizeof(char *));
+	if (!u->argv)
+		return -ENOMEM;
+	u->argv[k++] = u->exe;
+	u->argv[k++] = "serve";
+	for (int i = 1; i < argc; i++) {
+		has |= strcmp(argv[i], "--takeover") == 0;
+		u->argv[k++] = argv[i];
+	}
+	if (!has)
+		u->argv[k++] = "--takeover";
+	return 0;
+}
+
+static void upgrade_start(struct upgrade *u)
+{
+	struct log_line l;
+	sigset_t none;
+	pid_t pid;
+
+	if (!u->argv || u->child > 0) {
+		log_begin(&l, "warn", u->argv ? "upgrade already under way" : "upgrade unavailable");
+		log_end(&l);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigemptyset(&none);
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
+		execv(u->exe, u->argv);
+		_exit(127);
+	}
+	log_begin(&l, pid < 0 ? "error" : "info", pid < 0 ? "upgrade failed" : "upgrade started");
+	log_str(&l, "exe", u->exe);
+	if (pid < 0)
+		log_err(&l, -errno);
+	else
+		log_num(&l, "pid", pid);
+	log_end(&l);
+	if (pid > 0)
+		u->child = pid;
+}
+
+/* SIGCHLD: an upgrade child that exits while we still serve has failed. */
+static void upgrade_reap(struct upgrade *u)
+{
+	struct log_line l;
+	int st;
+
+	if (u->child > 0 && waitpid(u->child, &st, WNOHANG) == u->child) {
+		log_begin(&l, "error", "upgrade failed: the new daemon exited; still serving");
+		log_num(&l, "pid", u->child);
+		log_num(&l, "status", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		log_end(&l);
+		u->child = 0;
+	}
+}
+
+static int cmd_serve_argv(int argc, char **argv, struct upgrade *up);
 
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_argv a;
+	struct upgrade up;
 	int ret;
 
 	ret = serve_config(argc, argv, serve_options, &a);
 	if (ret < 0)
 		return ret == -EINVAL ? 2 : 1;
-	ret = cmd_serve_argv(a.argc, a.argv);
+	(void)upgrade_init(&up, argc, argv);
+	ret = cmd_serve_argv(a.argc, a.argv, &up);
+	free(up.argv);
 	free(a.argv);
 	config_free(a.cfg_argc, a.cfg_argv);
 	return ret;
 }
 
-static int cmd_serve_argv(int argc, char **argv)
+static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 {
 	struct daemon dm = { .listen_fd = -1, .wake_fd = -1, .metrics_fd = -1,
 			     .control = DEFAULT_CONTROL };
@@ -384,12 +466,15 @@ static int cmd_serve_argv(int argc, char **argv)
 
 	/* Signals are taken by sigwait in this thread only; every thread
 	 * created below (the rings too) inherits the blocked mask. SIGUSR1 is
-	 * internal: the control thread's "a takeover moved everything". */
+	 * internal: the control thread's "a takeover moved everything";
+	 * SIGUSR2 starts an in-place upgrade, SIGCHLD tells of its failure. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -488,6 +573,14 @@ static int cmd_serve_argv(int argc, char **argv)
 			do {
 				ret = sigwait(&sigs, &sig);
 			} while (ret == EINTR);
+		}
+		if (sig == SIGUSR2) {
+			upgrade_start(up);
+			continue;
+		}
+		if (sig == SIGCHLD) {
+			upgrade_reap(up);
+			continue;
 		}
 		if (sig == SIGHUP) {
 			ret = o.log_file ? log_reopen(o.log_file) : 0;
