@@ -136,6 +136,8 @@ static int dmx_engine_cfg(const struct dmx_config *cfg, struct engine_cfg *ec)
 	ec->out_cap = ec->limits.max_head + DMX_TOKEN_MAX + 512;
 	ec->log = cfg->log;
 	ec->log_userdata = cfg->log_userdata;
+	ec->access_log = cfg->access_log;
+	ec->access_userdata = cfg->access_userdata;
 	return 0;
 }
 

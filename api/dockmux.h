@@ -34,6 +34,24 @@ typedef struct dmx dmx;
  * contain a token. Called from any dockmux thread. */
 typedef void (*dmx_log_fn)(void *userdata, int level, const char *msg);
 
+/* One request as the access log sees it (dmx_config.access_log). */
+struct dmx_access {
+	const char *key;          /* the container */
+	const char *method;       /* "-" when no request head was read */
+	const char *path;         /* normalised (policy_normalize rules: no query, no
+	                           * version prefix), at most 200 bytes + "..."; "-" if none */
+	int status;               /* the daemon's, or dockmux's own (403, 502, ...);
+	                           * 101: a hijacked stream, logged when it starts */
+	uint64_t bytes_up;        /* bytes from the client on this connection meanwhile */
+	uint64_t bytes_down;      /* bytes to the client on this connection meanwhile */
+	uint64_t duration_us;     /* head read -> response complete */
+	pid_t pid;                /* peer, SO_PEERCRED */
+	uid_t uid;
+};
+/* Called on a ring thread once per answered request; must be quick and must
+ * not call back into dmx. Never given a token. */
+typedef void (*dmx_access_fn)(void *userdata, const struct dmx_access *a);
+
 struct dmx_config {
 	const char *upstream;      /* upstream Docker API socket; NULL: /var/run/docker.sock */
 	const char *socket_dir;    /* where container sockets live; NULL: /run/dockmux (created 0700) */
@@ -53,6 +71,9 @@ struct dmx_config {
 	unsigned    head_timeout_ms; /* a head must arrive within this; 0: 30000 (then 408).
 	                            * Bodies, responses and hijacked streams have no timeout. */
 	unsigned    max_conns;     /* open connections per container; 0: 1024 (over: 503) */
+	dmx_access_fn access_log;  /* optional: one call per request (costs a clock read
+	                            * and a path normalisation per request) */
+	void       *access_userdata;
 };
 
 /* Fill cfg with defaults (all fields as documented above, uid/gid -1). */

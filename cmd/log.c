@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dockmux.h"
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The daemon's one log threshold (syslog numbers): set once at start-up,
  * before any other thread exists. */
@@ -160,5 +162,27 @@ void log_library(void *userdata, int level, const char *msg)
 	(void)userdata;
 	log_begin(&l, name, msg);
 	log_str(&l, "src", "lib");
+	log_end(&l);
+}
+
+/* dmx_config.access_log: one info line per request, never a token (the
+ * library passes none). */
+void log_access(void *userdata, const struct dmx_access *a)
+{
+	struct log_line l;
+
+	(void)userdata;
+	log_begin(&l, "info", "request");
+	if (l.skip)
+		return;
+	log_str(&l, "key", a->key);
+	log_str(&l, "method", a->method);
+	log_str(&l, "path", a->path);
+	log_num(&l, "status", a->status);
+	log_num(&l, "bytes_up", (long long)a->bytes_up);
+	log_num(&l, "bytes_down", (long long)a->bytes_down);
+	log_num(&l, "duration_us", (long long)a->duration_us);
+	log_num(&l, "uid", a->uid == (uid_t)-1 ? -1 : (long long)a->uid);
+	log_num(&l, "pid", a->pid);
 	log_end(&l);
 }

@@ -32,6 +32,11 @@ void log_num(struct log_line *l, const char *name, long long v);
 void log_err(struct log_line *l, int err);
 void log_end(struct log_line *l);
 
+/* A dmx_config.access_log callback: msg="request" key method path status
+ * bytes_up bytes_down duration_us uid pid. */
+struct dmx_access;
+void log_access(void *userdata, const struct dmx_access *a);
+
 /* A dmx_config.log callback: syslog levels from the library, same format. */
 void log_library(void *userdata, int level, const char *msg);
 

@@ -188,6 +188,7 @@ static const struct option serve_options[] = {
 	{ "log-level", required_argument, NULL, 'V' },
 	{ "log-file", required_argument, NULL, 'F' },
 	{ "metrics", required_argument, NULL, 'M' },
+	{ "access-log", no_argument, NULL, 'A' },
 	{ "config", required_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -428,6 +429,7 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 			break;
 		case 'K': o.takeover = true; break;
 		case 'f': break;   /* read before: serve_config */
+		case 'A': cfg.access_log = log_access; break;
 		case 'M':
 			if (!*optarg)
 				return bad_usage("serve: --metrics takes /PATH or HOST:PORT (loopback)");

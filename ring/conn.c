@@ -279,6 +279,7 @@ static void conn_free(struct conn *c)
 	mi_free(c->in);
 	mi_free(c->out);
 	mi_free(c->dbuf);
+	conn_access_free(c);
 	mi_free(c);
 	r->nconns--;
 }
@@ -338,6 +339,15 @@ void conn_fail(struct conn *c, int status, const char *msg)
 	c->failing = true;
 	conn_stat_error(c);
 	conn_stat_status(c, status);
+	/* Logged already if refused by conn_head_allowed; a 502 is the answer
+	 * to the oldest request sent; anything else to a request never read
+	 * whole (408, 431, 400). */
+	if (!c->access_refused) {
+		if (status == 502)
+			conn_access_done(c, status);
+		else
+			conn_access_own(c, status);
+	}
 	n = http_error_format(status, msg, c->err, sizeof(c->err));
 	if (n < 0) {
 		conn_close(c);

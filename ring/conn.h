@@ -66,6 +66,11 @@ struct conn {
 	uint32_t d_end, d_fed, d_sent; /* dbuf: received, framed, sent to the client */
 	char *in, *out, *dbuf;
 	char err[CONN_ERR_CAP];
+	/* access log (conn_access.c); NULL/0 unless configured */
+	struct conn_access *access;
+	uint8_t access_head, access_count, access_done;
+	bool access_refused;          /* the failing request was logged already */
+	uint64_t nbytes_up, nbytes_down;
 };
 
 /* Take over an accepted client fd; on failure the fd is closed. */
@@ -102,6 +107,16 @@ void conn_up_next(struct conn *c);
 void conn_up_complete(struct conn *c, enum ring_op op, int res);
 /* The daemon answered the pending upgrade: accepted (tunnel) or not. */
 void conn_up_upgrade_done(struct conn *c, bool accepted);
+
+struct conn_access;
+void conn_access_push(struct conn *c, const char *method, size_t mlen, const char *target,
+		      size_t tlen);
+void conn_access_done(struct conn *c, int status);
+void conn_access_own(struct conn *c, int status);
+void conn_access_flush(struct conn *c, bool all);
+void conn_access_refused(struct conn *c, const char *method, size_t mlen, const char *target,
+			 size_t tlen, int status);
+void conn_access_free(struct conn *c);
 
 void conn_down_next(struct conn *c);
 void conn_down_complete(struct conn *c, enum ring_op op, int res);

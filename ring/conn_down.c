@@ -16,6 +16,7 @@
 static void conn_down_status(struct conn *c, int status)
 {
 	conn_stat_status(c, status);
+	conn_access_done(c, status);
 	/* A response ended: a blocked request direction may go on. */
 	if (c->req == REQ_UPGRADE_WAIT && resp_tracker_outstanding(&c->track) == 0)
 		conn_up_upgrade_done(c, false);
@@ -51,6 +52,7 @@ static bool conn_down_feed(struct conn *c)
 		conn_down_status(c, status);
 		return !c->closing;
 	case RESP_TRACK_TUNNEL:
+		conn_access_done(c, 101);
 		c->down_tunnel = true;
 		c->d_fed = c->d_end;       /* whatever follows the 101 is raw */
 		conn_up_upgrade_done(c, true);
@@ -254,11 +256,17 @@ void conn_down_complete(struct conn *c, enum ring_op op, int res)
 		c->d_sent += (uint32_t)res;
 		if (c->ctr)
 			c->ctr->stats.bytes_down += (uint64_t)res;
+		c->nbytes_down += (uint64_t)res;
+		if (c->access_done)
+			conn_access_flush(c, false);
 		break;
 	case OP_C_SPLICE_OUT:
 		c->down_pipe_len -= (uint32_t)res;
 		if (c->ctr)
 			c->ctr->stats.bytes_down += (uint64_t)res;
+		c->nbytes_down += (uint64_t)res;
+		if (c->access_done)
+			conn_access_flush(c, false);
 		break;
 	default:
 		break;

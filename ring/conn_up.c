@@ -84,6 +84,8 @@ static void conn_head_done(struct conn *c, const struct http_head *h)
 	c->upgrade_after = h->upgrade;
 	c->body_total = 0;
 	conn_head_timer_stop(c);
+	conn_access_push(c, c->in + c->in_start + h->method.off, h->method.len,
+			 c->in + c->in_start + h->target.off, h->target.len);
 	/* Cannot fail: conn_up_blocked() kept us from parsing with a full FIFO. */
 	(void)resp_tracker_push(&c->track, http_name_is(c->in + c->in_start, h->method, "HEAD", 4),
 				h->upgrade);
@@ -131,7 +133,10 @@ static bool conn_head_allowed(struct conn *c, const struct http_head *h)
 	const char *buf = c->in + c->in_start;
 	char why[256];
 
+#define REFUSE(status) conn_access_refused(c, buf + h->method.off, h->method.len, \
+					    buf + h->target.off, h->target.len, status)
 	if (cap && h->body == HTTP_BODY_LENGTH && h->content_length > cap) {
+		REFUSE(413);
 		conn_fail(c, 413, "request body larger than this socket allows");
 		return false;
 	}
@@ -141,12 +146,15 @@ static bool conn_head_allowed(struct conn *c, const struct http_head *h)
 		return true;
 	case POLICY_DENY:
 		c->ctr->stats.denied++;
+		REFUSE(403);
 		conn_fail(c, 403, why);
 		return false;
 	case POLICY_BAD_PATH:
+		REFUSE(400);
 		conn_fail(c, 400, why);
 		return false;
 	}
+#undef REFUSE
 	return true;
 }
 
@@ -446,11 +454,13 @@ void conn_up_complete(struct conn *c, enum ring_op op, int res)
 		c->out_start += (uint32_t)res;
 		if (c->ctr)
 			c->ctr->stats.bytes_up += (uint64_t)res;
+		c->nbytes_up += (uint64_t)res;
 		break;
 	case OP_U_SPLICE_OUT:
 		c->up_pipe_len -= (uint32_t)res;
 		if (c->ctr)
 			c->ctr->stats.bytes_up += (uint64_t)res;
+		c->nbytes_up += (uint64_t)res;
 		break;
 	default:
 		break;

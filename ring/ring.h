@@ -37,6 +37,8 @@ struct engine_cfg {
 	size_t in_cap, out_cap;       /* conn buffers, from limits.max_head */
 	dmx_log_fn log;
 	void *log_userdata;
+	dmx_access_fn access_log;
+	void *access_userdata;
 };
 
 enum ring_cmd_op {

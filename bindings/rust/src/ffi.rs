@@ -53,6 +53,9 @@ pub struct dmx_config {
     pub max_body: u64,
     pub head_timeout_ms: c_uint,
     pub max_conns: c_uint,
+    /// `dmx_access_fn` (not used by the safe API: always None).
+    pub access_log: Option<unsafe extern "C" fn(userdata: *mut c_void, a: *const c_void)>,
+    pub access_userdata: *mut c_void,
 }
 
 #[repr(C)]

@@ -54,6 +54,8 @@ fn dmx_config_matches_c() {
             max_body,
             head_timeout_ms,
             max_conns,
+            access_log,
+            access_userdata,
         }
     ));
 }
