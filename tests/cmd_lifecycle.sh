@@ -163,7 +163,7 @@ t_sigterm_grace() {
 check "SIGTERM lets an open response finish within the grace period, then exits 0" t_sigterm_grace
 
 # ---- plain restart from the state file ----
-serve "$T/c.log" --grace-ms 300 --log-file "$T/c.log"
+serve "$T/c.log" --grace-ms 300 --log-file "$T/c.log" --access-log
 C=$SERVE_PID
 wait_log "$T/c.log" 'msg="ready"'
 t_restart() {
@@ -174,6 +174,14 @@ t_restart() {
 		grep -q 'msg="restoring" state=".*" containers=2' "$T/c.log"
 }
 check "restart: sockets re-created from the state file, each named in the log" t_restart
+
+t_access_log() {
+	curl -s -o /dev/null --max-time 5 --unix-socket "$S1" 'http://d/v1.41/_ping?x=1' &&
+		curl -s -o /dev/null --max-time 5 -X POST --unix-socket "$S2" http://d/v1.41/containers/create &&
+		wait_log "$T/c.log" 'msg="request" key="web-1" method="GET" path="/_ping" status=200 bytes_up=[0-9]* bytes_down=[1-9][0-9]* duration_us=[0-9]* uid='"$(id -u)"' pid=[1-9]' &&
+		wait_log "$T/c.log" 'msg="request" key="ro-1" method="POST" path="/containers/create" status=403'
+}
+check "--access-log: one logfmt line per request (normalised path, status, bytes, peer)" t_access_log
 
 t_sighup() {
 	mv "$T/c.log" "$T/c.log.1"
