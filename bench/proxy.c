@@ -7,6 +7,8 @@
  * except for the few sanity requests it sends to spawned sockets.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -155,6 +157,29 @@ static void px_json_error(const char *what, int err)
 
 /* Density: N spawns timed, memory and idle CPU with all of them listening,
  * then N teardowns timed. */
+static int px_count_fds(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), count = 0;
+
+	if (fd < 0)
+		return -1;
+	/* getdents64 records: count the names that are not . or .. */
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			unsigned short reclen = *(unsigned short *)(buf + off + 16);
+			const char *name = buf + off + 19;
+
+			if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+				count++;
+			off += reclen;
+		}
+	}
+	close(fd);
+	return count - 1;   /* not the directory fd itself */
+}
+
 static int px_density(const struct px_opts *o)
 {
 	size_t elapsed_ms, user_ms, sys_ms, rss0, rss_peak, commit0, commit1, commit_peak, faults;
@@ -162,9 +187,12 @@ static int px_density(const struct px_opts *o)
 	uint64_t rss_before, rss_after, rss_end;
 	double t0, t_spawn, t_down, cpu0, cpu1;
 	unsigned check_errors = 0, spawned = 0;
-	int first_err = 0, ret;
+	int first_err = 0, ret, process_fds = -1;
+	bool last_ok = false;
+	struct rlimit nofile = { 0, 0 };
 	dmx *d;
 
+	getrlimit(RLIMIT_NOFILE, &nofile);
 	ret = px_open(o, &d);
 	if (ret < 0) {
 		px_json_error("dmx_open", ret);
@@ -192,6 +220,13 @@ static int px_density(const struct px_opts *o)
 		spawned++;
 	}
 	t_spawn = px_now() - t0;
+	/* Listeners are direct descriptors: the process fd table must not
+	 * grow with them (what lets N exceed RLIMIT_NOFILE). */
+	process_fds = px_count_fds();
+	if (spawned) {
+		px_key(key, sizeof(key), "density", o->density - 1);
+		last_ok = dmx_path(d, key, path, sizeof(path)) == 0 && px_check(path) == 0;
+	}
 	px_sleep(0.2);
 	rss_after = procstat_self_rss_kib();
 	mi_process_info(&elapsed_ms, &user_ms, &sys_ms, &rss0, &rss_peak, &commit1, &commit_peak,
@@ -226,13 +261,15 @@ static int px_density(const struct px_opts *o)
 	       "\"rss_after_kib\": %llu, \"rss_after_teardown_kib\": %llu, "
 	       "\"bytes_per_container\": %.0f, \"heap_commit_per_container\": %.0f, "
 	       "\"idle_s\": %.2f, \"idle_cpu_s\": %.6f, \"check_requests\": %u, "
-	       "\"check_errors\": %u, \"rings\": %u",
+	       "\"check_errors\": %u, \"rings\": %u, \"fd_limit\": %llu, "
+	       "\"process_fds\": %d, \"last_ok\": %s",
 	       o->density, spawned, t_spawn, t_spawn > 0 ? spawned / t_spawn : 0.0, t_down,
 	       t_down > 0 ? spawned / t_down : 0.0, (unsigned long long)rss_before,
 	       (unsigned long long)rss_after, (unsigned long long)rss_end,
 	       spawned ? ((double)rss_after - (double)rss_before) * 1024.0 / spawned : 0.0,
 	       spawned ? ((double)commit1 - (double)commit0) / spawned : 0.0,
-	       o->idle_s, cpu1 - cpu0, o->checks, check_errors, o->rings);
+	       o->idle_s, cpu1 - cpu0, o->checks, check_errors, o->rings,
+	       (unsigned long long)nofile.rlim_cur, process_fds, last_ok ? "true" : "false");
 	if (first_err)
 		printf(", \"first_error\": \"%s\"", dmx_strerror(first_err));
 	printf("}\n");

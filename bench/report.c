@@ -181,6 +181,16 @@ static double rep_num_or(const struct rep_record *r, const char *key, double dfl
 	return rep_num(r, key, &v) ? v : dflt;
 }
 
+/* A JSON true/false field (stored as its literal text). */
+static bool rep_bool_or(const struct rep_record *r, const char *key, bool dflt)
+{
+	const char *s = rep_str(r, key);
+
+	if (!s)
+		return dflt;
+	return strcmp(s, "true") == 0;
+}
+
 static struct rep_record *rep_find(const char *scenario, const char *target)
 {
 	for (unsigned i = 0; i < rep_nrecs; i++) {
@@ -439,6 +449,21 @@ static void rep_goals_build(void)
 	else
 		snprintf(g->note, sizeof(g->note), "not run");
 
+	/* More sockets than fds: the listeners must be direct descriptors. */
+	d = rep_measured("scale", "dockmux");
+	g = rep_goal_add("scale: container sockets held with ulimit -n 20,000 (traffic on the last)", ">=", 30000);
+	if (d && rep_num(d, "spawned", &dv)) {
+		bool ok = rep_num_or(d, "fd_limit", 1e18) <= 20000 &&
+			  rep_num_or(d, "check_errors", 1) == 0 && rep_bool_or(d, "last_ok", false);
+
+		rep_goal_judge(g, dv, ok);
+		snprintf(g->note, sizeof(g->note), "fd limit %.0f, process fds %.0f, last one %s",
+			 rep_num_or(d, "fd_limit", 0), rep_num_or(d, "process_fds", -1),
+			 rep_bool_or(d, "last_ok", false) ? "answered" : "FAILED");
+	} else {
+		snprintf(g->note, sizeof(g->note), "not run");
+	}
+
 	g = rep_goal_add("lifecycle storm: errors on untouched containers", "<=", 0);
 	d = rep_measured("lifecycle", "dockmux");
 	if (d) {
@@ -636,6 +661,18 @@ static void rep_md_density(FILE *f)
 			rep_num_or(r, "check_requests", 0) - rep_num_or(r, "check_errors", 0) -
 				rep_num_or(r, "check_auth_failures", 0),
 			rep_num_or(r, "check_requests", 0));
+	}
+	{
+		struct rep_record *r = rep_find("scale", "dockmux");
+
+		if (r && !rep_str(r, "skipped"))
+			fprintf(f, "| dockmux, ulimit -n %.0f | %s | %.3f | %s | %s | %s | (%.0f process fds) | last %s |\n",
+				rep_num_or(r, "fd_limit", 0), FMTI(rep_num_or(r, "spawned", 0)),
+				rep_num_or(r, "spawn_s", 0), FMTI(rep_num_or(r, "spawn_per_s", 0)),
+				FMTI(rep_num_or(r, "teardown_per_s", 0)),
+				FMTI(rep_num_or(r, "bytes_per_container", 0)),
+				rep_num_or(r, "process_fds", -1),
+				rep_bool_or(r, "last_ok", false) ? "answered" : "FAILED");
 	}
 	fprintf(f, "\ndockmux: in-process dmx_spawn/dmx_teardown calls, RSS delta of the process. "
 		"HAProxy/nginx: start-up with one frontend/server per container until the last socket "

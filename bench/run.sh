@@ -13,7 +13,7 @@ usage: bench/run.sh [--quick|--full] [--out DIR] [--targets LIST] [--scenarios L
   --full       long runs (about 10 minutes)
   --out DIR    where results go (default: bench/results, git-ignored)
   --targets    comma list of: direct,dockmux,haproxy-tcp,haproxy-http,nginx-stream,nginx-http,socat
-  --scenarios  comma list of: ka32,ka256,churn,bulk-get,bulk-post,lifecycle,density
+  --scenarios  comma list of: ka32,ka256,churn,bulk-get,bulk-post,lifecycle,density,scale
 Environment: BUILD_DIR (default build), PROXY_THREADS (threads/workers/rings of every
 proxy; default: online CPUs), UPSTREAM_THREADS (1), LOADGEN_THREADS (1), CONTAINERS (1000),
 ROUNDS_OVERRIDE (rounds per traffic scenario), BENCH_TMPDIR (where sockets go; default: tmpfs).
@@ -71,7 +71,7 @@ fi
 ROUNDS="${ROUNDS_OVERRIDE:-$ROUNDS}"
 
 ALL_TARGETS="direct dockmux haproxy-tcp haproxy-http nginx-stream nginx-http socat"
-ALL_SCENARIOS="ka32 ka256 churn bulk-get bulk-post lifecycle density"
+ALL_SCENARIOS="ka32 ka256 churn bulk-get bulk-post lifecycle density scale"
 selected() { # list item
 	[ -z "$1" ] && return 0
 	case ",$1," in *",$2,"*) return 0 ;; esac
@@ -596,12 +596,32 @@ run_density() {
 	done
 }
 
+# scale: more container sockets than the process may open fds. dockmux only
+# (the others need one process fd per listener).
+run_scale() {
+	local out
+	selected "$ONLY_TARGETS" dockmux || return 0
+	out=$( (ulimit -n "$SCALE_NOFILE" &&
+		exec "$BIN/dockmux-bench-proxy" --upstream "$UP" --dir "$WORK/scale" \
+			--rings "$PROXY_THREADS" --token "$TOKEN" --density "$SCALE" --idle 0.2 --checks 8) \
+		2>>"$WORK/dockmux.log")
+	if [ -n "$out" ]; then
+		emit scale dockmux "$out"
+		log "scale / dockmux: $out"
+	else
+		skip scale dockmux "failed: $(tail -3 "$WORK/dockmux.log")"
+	fi
+}
+SCALE=${SCALE:-30000}
+SCALE_NOFILE=${SCALE_NOFILE:-20000}
+
 log "mode $MODE, $NCPU CPUs, proxies with $PROXY_THREADS threads, results in $OUT"
 for sc in $ALL_SCENARIOS; do
 	selected "$ONLY_SCENARIOS" "$sc" || continue
 	case "$sc" in
 	lifecycle) run_lifecycle ;;
 	density) run_density ;;
+	scale) run_scale ;;
 	*) run_traffic "$sc" ;;
 	esac
 done
