@@ -13,6 +13,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#define T HTTP_CT_TCHAR
+const uint8_t http_ctype[256] = {
+	[0x00 ... 0x08] = HTTP_CT_CTL, [0x0a ... 0x1f] = HTTP_CT_CTL, [0x7f] = HTTP_CT_CTL,
+	['0' ... '9'] = T, ['A' ... 'Z'] = T, ['a' ... 'z'] = T,
+	['!'] = T, ['#'] = T, ['$'] = T, ['%'] = T, ['&'] = T, ['\''] = T, ['*'] = T,
+	['+'] = T, ['-'] = T, ['.'] = T, ['^'] = T, ['_'] = T, ['`'] = T, ['|'] = T, ['~'] = T,
+};
+#undef T
+
+static inline bool ct_tchar(unsigned char c) { return http_ctype[c] & HTTP_CT_TCHAR; }
+
 static bool ascii_ieq(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -56,11 +67,20 @@ static enum http_parse parse_fail(struct http_head *h, int status, const char *r
 static int parse_line_end(struct parser *p, size_t pos, const char *too_long, size_t *eol)
 {
 	const unsigned char *b = (const unsigned char *)p->buf;
+	/* Bytes before stop are within max_line; the byte at stop (if any) is
+	 * judged like the others first and then, unless it is the CR, is 431. */
+	size_t stop = p->len - pos > p->max_line ? pos + p->max_line : p->len;
 	size_t i;
 
-	for (i = pos; i < p->len; i++) {
-		unsigned char c = b[i];
+	for (i = pos;; i++) {
+		unsigned char c;
 
+		/* HTAB is the only CTL a line may hold and HTTP_CT_CTL leaves it
+		 * out: every byte skipped here is plain. */
+		i = http_ctl_find(p->buf, i, stop);
+		if (i == p->len)
+			break;
+		c = b[i];
 		if (c == '\r') {
 			if (i + 1 == p->len)
 				break;
@@ -102,7 +122,7 @@ static enum http_parse parse_request_line(struct parser *p, size_t pos, size_t e
 	struct http_head *h = p->out;
 	size_t i = pos, start;
 
-	while (i < eol && is_tchar(b[i]))
+	while (i < eol && ct_tchar(b[i]))
 		i++;
 	if (i == pos || i == eol || b[i] != ' ')
 		return parse_fail(h, 400, "malformed request line");
@@ -140,7 +160,7 @@ static enum http_parse parse_header_line(struct parser *p, size_t pos, size_t eo
 	 * (§2.2) lands here too and is just as ambiguous. */
 	if (is_ows(b[pos]))
 		return parse_fail(h, 400, "obsolete line folding");
-	while (i < eol && is_tchar(b[i]))
+	while (i < eol && ct_tchar(b[i]))
 		i++;
 	if (i == eol)
 		return parse_fail(h, 400, "header line without colon");
@@ -302,7 +322,7 @@ static void framing_connection(struct framing *f, const char *buf, struct http_s
 	}
 }
 
-#define NAME_IS(h, lit) http_name_is(buf, (h)->name, lit, sizeof(lit) - 1)
+#define NAME_IS(h, lit) http_name_is_lower(buf, (h)->name, lit, sizeof(lit) - 1)
 
 static enum http_parse parse_framing(const char *buf, struct http_head *h)
 {
@@ -311,16 +331,29 @@ static enum http_parse parse_framing(const char *buf, struct http_head *h)
 	for (unsigned i = 0; i < h->nheaders; i++) {
 		const struct http_header *hd = &h->headers[i];
 
-		if (NAME_IS(hd, "content-length"))
-			framing_content_length(&f, buf, hd->value);
-		else if (NAME_IS(hd, "transfer-encoding"))
-			framing_transfer_encoding(&f, buf, hd->value);
-		else if (NAME_IS(hd, "connection"))
-			framing_connection(&f, buf, hd->value);
-		else if (NAME_IS(hd, "upgrade"))
-			f.has_upgrade |= hd->value.len > 0;
-		else if (NAME_IS(hd, "host"))
-			f.hosts++;
+		/* The five names differ in length: one compare per header. */
+		switch (hd->name.len) {
+		case sizeof("content-length") - 1:
+			if (NAME_IS(hd, "content-length"))
+				framing_content_length(&f, buf, hd->value);
+			break;
+		case sizeof("transfer-encoding") - 1:
+			if (NAME_IS(hd, "transfer-encoding"))
+				framing_transfer_encoding(&f, buf, hd->value);
+			break;
+		case sizeof("connection") - 1:
+			if (NAME_IS(hd, "connection"))
+				framing_connection(&f, buf, hd->value);
+			break;
+		case sizeof("upgrade") - 1:
+			if (NAME_IS(hd, "upgrade"))
+				f.has_upgrade |= hd->value.len > 0;
+			break;
+		case sizeof("host") - 1:
+			if (NAME_IS(hd, "host"))
+				f.hosts++;
+			break;
+		}
 	}
 
 	/* RFC 9112 §6.1: TE in HTTP/1.0 means the framing is faulty. */

@@ -77,8 +77,71 @@ void http_limits_default(struct http_limits *lim);
 enum http_parse http_head_parse(const char *buf, size_t len,
 				const struct http_limits *lim, struct http_head *out);
 
+/* ascii.h's byte classes as one table lookup, for the hot byte loops of
+ * http.c and resp.c (internal to core/, not exported):
+ *   HTTP_CT_TCHAR  is_tchar(c)
+ *   HTTP_CT_CTL    is_ctl(c) && c != '\t': a byte no head line may carry
+ *                  (CR and LF included: they end a line, never sit in one) */
+#define HTTP_CT_TCHAR 0x01
+#define HTTP_CT_CTL 0x02
+extern const uint8_t http_ctype[256];
+
+/* The first i in [from, end) with http_ctype[buf[i]] & HTTP_CT_CTL, or end.
+ * Eight bytes per step: a head line is 20 to 100 bytes of VCHAR and SP, and
+ * this is the one loop that sees every byte of a head. A word is clean when
+ * no byte is below 0x20 and none is 0x7f (the "has less than" and "has zero"
+ * bit tests, exact as to whether such a byte exists); a word that is not (a
+ * CTL or an HTAB in it) is looked at byte by byte. The last partial word is
+ * tested as the word ending at end, which overlaps clean bytes already seen.
+ * Reads only buf[from, end). */
+static inline bool http_word_maybe_ctl(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t x, y;
+
+	__builtin_memcpy(&x, p, 8);
+	y = x ^ (0x7f * ones);
+	return ((x - 0x20 * ones) & ~x & highs) | ((y - ones) & ~y & highs);
+}
+
+static inline size_t http_ctl_find(const char *buf, size_t from, size_t end)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t i = from;
+
+	for (; end - i >= 8; i += 8)
+		if (http_word_maybe_ctl(b + i))
+			for (size_t k = i; k < i + 8; k++)
+				if (http_ctype[b[k]] & HTTP_CT_CTL)
+					return k;
+	if (i < end && end - from >= 8 && !http_word_maybe_ctl(b + end - 8))
+		return end;
+	for (; i < end; i++)
+		if (http_ctype[b[i]] & HTTP_CT_CTL)
+			return i;
+	return end;
+}
+
 /* Case-insensitive ASCII compare of a header name span with name. */
 bool http_name_is(const char *buf, struct http_span name, const char *want, size_t want_len);
+
+/* http_name_is for a lowercase literal (only the span's bytes are folded),
+ * inline for the parsers' per-header name dispatch. */
+static inline bool http_name_is_lower(const char *buf, struct http_span name, const char *lit,
+				      size_t n)
+{
+	const unsigned char *a = (const unsigned char *)buf + name.off;
+
+	if (name.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = a[i] >= 'A' && a[i] <= 'Z' ? (unsigned char)(a[i] + 32) : a[i];
+
+		if (c != (unsigned char)lit[i])
+			return false;
+	}
+	return true;
+}
 
 /* Re-serialise a parsed head into out: request line, every header except those
  * named strip_name (any case), then the line inject (already "Name: value\r\n",

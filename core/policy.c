@@ -15,6 +15,12 @@
 #include <string.h>
 
 /* The Docker Engine API's path groups; the index is the allowlist bit. */
+enum area {
+	AREA_PING, AREA_VERSION, AREA_INFO, AREA_EVENTS, AREA_SYSTEM, AREA_CONTAINERS,
+	AREA_EXEC, AREA_IMAGES, AREA_BUILD, AREA_NETWORKS, AREA_VOLUMES, AREA_PLUGINS,
+	AREA_SWARM, AREA_NODES, AREA_SERVICES, AREA_TASKS, AREA_SECRETS, AREA_CONFIGS,
+	AREA_DISTRIBUTION,
+};
 static const char *const area_names[] = {
 	"ping", "version", "info", "events", "system", "containers", "exec", "images",
 	"build", "networks", "volumes", "plugins", "swarm", "nodes", "services",
@@ -26,17 +32,21 @@ static const char *const area_names[] = {
  * area's segment is "_ping", and "/ping" must be no area at all. */
 static const struct {
 	const char *segment;
-	const char *area;
+	size_t len;          /* strlen(segment): looked up on every request */
+	enum area area;
 } area_segments[] = {
-	{ "_ping", "ping" }, { "version", "version" }, { "info", "info" },
-	{ "events", "events" }, { "system", "system" }, { "auth", "system" },
-	{ "containers", "containers" }, { "exec", "exec" }, { "images", "images" },
-	{ "commit", "images" }, { "build", "build" },
-	{ "session", "build" }, { "grpc", "build" },   /* BuildKit: h2c upgrades */
-	{ "networks", "networks" }, { "volumes", "volumes" }, { "plugins", "plugins" },
-	{ "swarm", "swarm" }, { "nodes", "nodes" }, { "services", "services" },
-	{ "tasks", "tasks" }, { "secrets", "secrets" }, { "configs", "configs" },
-	{ "distribution", "distribution" },
+#define SEG(s) s, sizeof(s) - 1
+	{ SEG("_ping"), AREA_PING }, { SEG("version"), AREA_VERSION }, { SEG("info"), AREA_INFO },
+	{ SEG("events"), AREA_EVENTS }, { SEG("system"), AREA_SYSTEM }, { SEG("auth"), AREA_SYSTEM },
+	{ SEG("containers"), AREA_CONTAINERS }, { SEG("exec"), AREA_EXEC },
+	{ SEG("images"), AREA_IMAGES }, { SEG("commit"), AREA_IMAGES }, { SEG("build"), AREA_BUILD },
+	{ SEG("session"), AREA_BUILD }, { SEG("grpc"), AREA_BUILD },   /* BuildKit: h2c upgrades */
+	{ SEG("networks"), AREA_NETWORKS }, { SEG("volumes"), AREA_VOLUMES },
+	{ SEG("plugins"), AREA_PLUGINS }, { SEG("swarm"), AREA_SWARM }, { SEG("nodes"), AREA_NODES },
+	{ SEG("services"), AREA_SERVICES }, { SEG("tasks"), AREA_TASKS },
+	{ SEG("secrets"), AREA_SECRETS }, { SEG("configs"), AREA_CONFIGS },
+	{ SEG("distribution"), AREA_DISTRIBUTION },
+#undef SEG
 };
 
 struct seg {
@@ -47,6 +57,7 @@ struct seg {
 struct rule {
 	char text[POLICY_MAX_RULE_LEN + 1];   /* "METHOD /path" or "/path": for the message */
 	char method[POLICY_MAX_RULE_LEN + 1]; /* "" = any method; HEAD stored as GET */
+	size_t method_len;                    /* strlen(method) */
 	unsigned nseg;
 	struct seg seg[POLICY_MAX_RULE_SEGS]; /* "*" and "**" kept as text */
 };
@@ -120,12 +131,13 @@ static bool seg_looks_version(const char *s, size_t len)
  * segment final (decoded, not "." or ".."), so o <= bytes of target consumed. */
 int policy_normalize(const char *target, size_t tlen, char *out, size_t cap)
 {
-	size_t end = 0, i, o = 0;
+	size_t end, i, o = 0;
+	const char *q;
 
 	if (!target || !tlen || target[0] != '/')
 		return -EINVAL;   /* empty, "*", absolute-form, authority-form */
-	while (end < tlen && target[end] != '?')
-		end++;
+	q = memchr(target, '?', tlen);
+	end = q ? (size_t)(q - target) : tlen;
 	for (i = 0; i < end;) {
 		size_t start;
 
@@ -192,32 +204,42 @@ int policy_normalize(const char *target, size_t tlen, char *out, size_t cap)
 	return 0;
 }
 
-static const char *area_of_segment(const char *s, size_t len)
+/* Area index of a first segment, -1 for none. */
+static int area_of_segment(const char *s, size_t len)
 {
 	for (size_t i = 0; i < sizeof(area_segments) / sizeof(area_segments[0]); i++)
-		if (span_is(s, len, area_segments[i].segment))
-			return area_segments[i].area;
-	return NULL;
+		if (len == area_segments[i].len && memcmp(s, area_segments[i].segment, len) == 0)
+			return (int)area_segments[i].area;
+	return -1;
 }
 
-const char *policy_area(const char *method, size_t mlen, const char *path)
+/* policy_area as an index into area_names (the allowlist bit), -1 for none. */
+static int area_of(const char *method, size_t mlen, const char *path)
 {
-	const char *first, *last, *end;
+	const char *first, *last, *end, *slash;
 
 	if (!path || path[0] != '/')
-		return NULL;
+		return -1;
 	first = path + 1;
 	end = first + strlen(first);
+	slash = memchr(first, '/', (size_t)(end - first));
+	if (!slash)
+		return area_of_segment(first, (size_t)(end - first));
 	for (last = end; last > first && last[-1] != '/'; last--)
 		;
-	if (!strchr(first, '/'))
-		return area_of_segment(first, (size_t)(end - first));
 	/* POST /containers/{name:.*}/exec creates an exec: it belongs with exec
 	 * whatever the name spans, else an allowlist of containers would open it. */
 	if (method && span_is(method, mlen, "POST") && span_is(last, (size_t)(end - last), "exec") &&
 	    strncmp(first, "containers/", 11) == 0)
-		return "exec";
-	return area_of_segment(first, (size_t)(strchr(first, '/') - first));
+		return AREA_EXEC;
+	return area_of_segment(first, (size_t)(slash - first));
+}
+
+const char *policy_area(const char *method, size_t mlen, const char *path)
+{
+	int idx = area_of(method, mlen, path);
+
+	return idx < 0 ? NULL : area_names[idx];
 }
 
 static int area_index(const char *s, size_t len)
@@ -281,6 +303,7 @@ static int rule_parse(struct rule *r, const char *text, size_t len, const char *
 		return -EINVAL;
 	}
 	r->method[0] = '\0';
+	r->method_len = 0;
 	if (text[0] != '/') {
 		while (i < len && !is_blank(text[i]))
 			i++;
@@ -297,6 +320,7 @@ static int rule_parse(struct rule *r, const char *text, size_t len, const char *
 				memcpy(r->method, text, m);
 				r->method[m] = '\0';
 			}
+			r->method_len = strlen(r->method);
 		}
 		while (i < len && is_blank(text[i]))
 			i++;
@@ -527,8 +551,8 @@ enum policy_verdict policy_check(const struct policy *p, const char *method, siz
 		return POLICY_DENY;
 	}
 	if (p->allow) {
-		area = policy_area(method, mlen, path);
-		idx = area ? area_index(area, strlen(area)) : -1;
+		idx = area_of(method, mlen, path);
+		area = idx < 0 ? NULL : area_names[idx];
 		if (idx < 0) {
 			why_set(why, cap, "%s", "dockmux policy: path in no API area of the allowlist");
 			return POLICY_DENY;
@@ -541,7 +565,7 @@ enum policy_verdict policy_check(const struct policy *p, const char *method, siz
 	for (unsigned i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->method[0] && !span_is(method, mlen, r->method))
+		if (r->method[0] && (mlen != r->method_len || memcmp(method, r->method, mlen) != 0))
 			continue;
 		if (rule_match(r, path)) {
 			why_set(why, cap, "dockmux policy: denied by rule \"%s\"", r->text);

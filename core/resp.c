@@ -50,6 +50,7 @@ static bool list_next(struct list *l, struct http_span *el)
 }
 
 #define SPAN_IS(buf, sp, lit) http_name_is(buf, sp, lit, sizeof(lit) - 1)
+#define NAME_IS(buf, sp, lit) http_name_is_lower(buf, sp, lit, sizeof(lit) - 1)
 
 /* ---- head ----------------------------------------------------------------- */
 
@@ -102,12 +103,8 @@ static bool line_next(const char *buf, size_t end, size_t pos, size_t *eol, size
 
 	if (e > pos && buf[e - 1] == '\r')
 		e--;
-	for (size_t k = pos; k < e; k++) {
-		unsigned char c = (unsigned char)buf[k];
-
-		if (is_ctl(c) && c != '\t')
-			return false;
-	}
+	if (http_ctl_find(buf, pos, e) != e)   /* is_ctl other than HTAB */
+		return false;
 	*eol = e;
 	*next = i + 1;
 	return true;
@@ -205,7 +202,7 @@ static const char *header_line(struct framing *f, const char *buf, size_t pos, s
 	/* §5.2: a proxy must reject obs-fold or unfold it; we forward verbatim. */
 	if (is_ows((unsigned char)buf[pos]))
 		return "obsolete line folding";
-	while (i < eol && is_tchar((unsigned char)buf[i]))
+	while (i < eol && (http_ctype[(unsigned char)buf[i]] & HTTP_CT_TCHAR))
 		i++;
 	if (i < eol && is_ows((unsigned char)buf[i]))
 		/* §5.1: a proxy must remove such whitespace; we cannot. */
@@ -223,16 +220,29 @@ static const char *header_line(struct framing *f, const char *buf, size_t pos, s
 	name = (struct http_span){ (uint32_t)pos, (uint32_t)(i - pos) };
 	value = (struct http_span){ (uint32_t)v, (uint32_t)(e - v) };
 
-	if (SPAN_IS(buf, name, "content-length"))
-		return framing_content_length(f, buf, value);
-	if (SPAN_IS(buf, name, "transfer-encoding"))
-		return framing_transfer_encoding(f, buf, value);
-	if (SPAN_IS(buf, name, "connection"))
-		framing_connection(f, buf, value);
-	else if (SPAN_IS(buf, name, "upgrade"))
-		f->has_upgrade |= value.len > 0;
-	else if (SPAN_IS(buf, name, "content-type"))
-		f->docker_stream |= docker_stream_type(buf, value);
+	/* The five names differ in length: one compare per header. */
+	switch (name.len) {
+	case sizeof("content-length") - 1:
+		if (NAME_IS(buf, name, "content-length"))
+			return framing_content_length(f, buf, value);
+		break;
+	case sizeof("transfer-encoding") - 1:
+		if (NAME_IS(buf, name, "transfer-encoding"))
+			return framing_transfer_encoding(f, buf, value);
+		break;
+	case sizeof("connection") - 1:
+		if (NAME_IS(buf, name, "connection"))
+			framing_connection(f, buf, value);
+		break;
+	case sizeof("upgrade") - 1:
+		if (NAME_IS(buf, name, "upgrade"))
+			f->has_upgrade |= value.len > 0;
+		break;
+	case sizeof("content-type") - 1:
+		if (NAME_IS(buf, name, "content-type"))
+			f->docker_stream |= docker_stream_type(buf, value);
+		break;
+	}
 	return NULL;
 }
 
