@@ -373,7 +373,7 @@ void conn_drain_next(struct conn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (c->closing || c->up_busy || c->client_eof)
+	if (c->closing || c->up_busy || c->up_sin_busy || c->client_eof)
 		return;
 	c->in_start = c->in_end = 0;
 	c->up_busy = true;

@@ -39,6 +39,7 @@ struct conn {
 	bool upgrade_after;           /* the current request upgrades the connection */
 	bool up_busy, down_busy;      /* one op chain per direction at a time... */
 	bool down_sin_busy;           /* ...plus a daemon->pipe splice beside down_busy */
+	bool up_sin_busy;             /* ...and a client->pipe splice beside up_busy */
 	bool client_eof;              /* the client shut its write side */
 	bool down_eof;
 	bool down_tunnel;             /* the daemon accepted an upgrade: raw from here */

@@ -286,16 +286,49 @@ static bool conn_fail_flush(struct conn *c)
 	return false;
 }
 
+/* Large bodies and tunnels move by splice; heads and small bodies by recv. */
+static bool conn_up_bulk(const struct conn *c)
+{
+	return c->in_start == c->in_end &&
+	       (c->req == REQ_TUNNEL || (c->req == REQ_BODY && c->body_left >= CONN_SPLICE_MIN));
+}
+
+/* client -> pipe, at most what is left of the body (exact: one splice-in at
+ * a time, body_left counts down at its completion). */
+static void conn_up_splice_in(struct conn *c)
+{
+	uint64_t len = c->req == REQ_BODY ? c->body_left : CONN_SPLICE_MAX;
+
+	if (len > CONN_SPLICE_MAX)
+		len = CONN_SPLICE_MAX;
+	c->up_sin_busy = true;
+	conn_poll_splice(c, c->cfd, POLLIN, OP_C_POLLIN, c->cfd, c->up_pipe->wfd, (unsigned)len,
+			 OP_C_SPLICE_IN);
+}
+
+/* While the pipe drains to the daemon, fill it from the client (as
+ * conn_down_prefetch does the other way). */
+static void conn_up_prefetch(struct conn *c)
+{
+	if (c->up_sin_busy || c->failing || c->client_eof || !c->up_pipe ||
+	    c->up_pipe_len >= RING_PIPE_SIZE || !conn_up_bulk(c))
+		return;
+	conn_up_splice_in(c);
+}
+
 void conn_up_next(struct conn *c)
 {
 	struct io_uring_sqe *sqe;
-	uint64_t len;
 
 	if (c->failing && !conn_fail_flush(c))
 		return;
 	for (;;) {
-		if (c->closing || c->up_busy)
+		if (c->closing)
 			return;
+		if (c->up_busy) {
+			conn_up_prefetch(c);
+			return;
+		}
 		if (c->failing && c->out_start == c->out_end && c->up_pipe_len == 0) {
 			conn_fail_flush(c);
 			return;
@@ -315,8 +348,12 @@ void conn_up_next(struct conn *c)
 				return;
 			c->up_busy = true;
 			conn_splice(c, c->up_pipe->rfd, c->ufd, c->up_pipe_len, OP_U_SPLICE_OUT);
+			conn_up_prefetch(c);
 			return;
 		}
+		/* Everything below goes in order: wait for the splice-in. */
+		if (c->up_sin_busy)
+			return;
 		if (c->in_start == c->in_end || c->req == REQ_EOF)
 			break;
 		if (!conn_up_process(c))
@@ -324,7 +361,7 @@ void conn_up_next(struct conn *c)
 		if (c->out_end == 0)
 			break;        /* need more input */
 	}
-	if (c->closing || c->up_busy || c->failing)
+	if (c->closing || c->up_busy || c->up_sin_busy || c->failing)
 		return;
 	if (conn_up_blocked(c))
 		return;               /* conn_down resumes us */
@@ -347,19 +384,12 @@ void conn_up_next(struct conn *c)
 			conn_close(c);
 		return;
 	}
-	/* Large bodies and tunnels move by splice; heads and small bodies by recv. */
-	if (c->in_start == c->in_end &&
-	    (c->req == REQ_TUNNEL || (c->req == REQ_BODY && c->body_left >= CONN_SPLICE_MIN))) {
+	if (conn_up_bulk(c)) {
 		if (!c->up_pipe && !(c->up_pipe = ring_pipe_get(c->ring))) {
 			conn_fail(c, 503, "dockmux: out of pipes");
 			return;
 		}
-		len = c->req == REQ_BODY ? c->body_left : (1u << 30);
-		if (len > (1u << 30))
-			len = 1u << 30;
-		c->up_busy = true;
-		conn_poll_splice(c, c->cfd, POLLIN, OP_C_POLLIN, c->cfd, c->up_pipe->wfd,
-				 (unsigned)len, OP_C_SPLICE_IN);
+		conn_up_splice_in(c);
 		return;
 	}
 	if (c->in_start > 0) {
@@ -386,7 +416,10 @@ static void conn_client_eof(struct conn *c)
 
 void conn_up_complete(struct conn *c, enum ring_op op, int res)
 {
-	c->up_busy = false;
+	if (op == OP_C_SPLICE_IN)
+		c->up_sin_busy = false;
+	else
+		c->up_busy = false;
 	if (c->closing)
 		return;
 	if (c->failing) {
@@ -412,7 +445,12 @@ void conn_up_complete(struct conn *c, enum ring_op op, int res)
 		return;
 	}
 	if (res == -EAGAIN && op == OP_C_SPLICE_IN) {
-		conn_up_next(c);    /* spurious wake-up: poll again */
+		/* Pipe full while it drains: the splice-out's completion
+		 * prefetches again (re-polling the readable client would spin).
+		 * Otherwise a spurious wake-up: poll again. */
+		if (c->up_busy)
+			return;
+		conn_up_next(c);
 		return;
 	}
 	if (res == -EAGAIN && op == OP_U_SPLICE_OUT) {
