@@ -152,7 +152,8 @@ Test(ring_container, full_table_is_enfile_not_a_crash)
 static void read_head(struct client *c, char *status_line, size_t cap)
 {
 	for (;;) {
-		char *end = memmem(c->buf + c->start, c->end - c->start, "\r\n\r\n", 4);
+		char *end = c->buf ? memmem(c->buf + c->start, c->end - c->start, "\r\n\r\n", 4)
+				   : NULL;
 
 		if (end) {
 			size_t len = strcspn(c->buf + c->start, "\r");
