@@ -213,7 +213,46 @@ run "$DOCKER" -H "unix://$CI_SOCK" ps --format '{{.Names}}: {{.Status}}'
 run "$DOCKMUX" ls --control "$CTL"
 
 # ----------------------------------------------------------------------------
-step "10. Stop everything"
+step "10. Upgrade dockmux without breaking a container's socket (serve --takeover)"
+say "Containers bind-mount the socket inode; a new daemon takes every listener over"
+say "from the running one (SCM_RIGHTS), so no file is re-created. A logs -f started"
+say "before the handoff keeps streaming through the old daemon until it ends."
+INO_BEFORE=$(stat -c %i "$CI_SOCK")
+run "$DOCKER" -H "unix://$CI_SOCK" run -d --name demo-ticker dmx-busybox \
+	sh -c 'for i in 1 2 3 4; do echo "ticker $i"; sleep 1; done'
+timeout 30 "$DOCKER" -H "unix://$CI_SOCK" logs -f demo-ticker >"$W/ticker.txt" 2>&1 &
+TICK_PID=$!
+sleep 1
+OLD_PID=$SERVE_PID
+printf '%s$ dockmux serve --upstream %s --dir $SOCKDIR --control $CTL --state $W/state --takeover &%s\n' \
+	"$G" "$UPSTREAM" "$N"
+"$DOCKMUX" serve --upstream "$UPSTREAM" --dir "$SOCKDIR" --control "$CTL" --state "$W/state" \
+	--takeover 2>"$W/serve2.log" &
+SERVE_PID=$!
+dmx_wait_for 100 grep -q 'msg="ready"' "$W/serve2.log" || {
+	cat "$W/serve2.log"
+	die "the takeover did not get ready"
+}
+sed 's/^/    /' "$W/serve2.log"
+if [ "$(stat -c %i "$CI_SOCK")" = "$INO_BEFORE" ]; then
+	say "socket inode of ci-runner-1 before and after: $INO_BEFORE = $INO_BEFORE"
+else
+	say "${R}the socket inode changed${N}"
+	FAILED=$((FAILED + 1))
+fi
+run "$DOCKER" -H "unix://$CI_SOCK" ps --format '{{.Names}}: {{.Status}}'
+wait "$TICK_PID"
+say "the logs -f opened before the takeover, to its end:"
+sed 's/^/    /' "$W/ticker.txt"
+[ "$(grep -c '^ticker' "$W/ticker.txt")" = 4 ] || FAILED=$((FAILED + 1))
+dmx_wait_for 100 sh -c "! kill -0 $OLD_PID 2>/dev/null" || FAILED=$((FAILED + 1))
+wait "$OLD_PID" 2>/dev/null
+say "the old daemon's last lines:"
+tail -4 "$W/serve.log" | sed 's/^/    /'
+run "$DOCKER" -H "unix://$CI_SOCK" rm -f demo-ticker
+
+# ----------------------------------------------------------------------------
+step "11. Stop everything"
 run "$DOCKER" -H "unix://$CI_SOCK" rm -f demo-worker
 printf '%s$ kill -TERM <dockmux serve>%s\n' "$G" "$N"
 kill -TERM "$SERVE_PID"
@@ -222,9 +261,9 @@ rc=$?
 SERVE_PID=
 say "dockmux exited with $rc; sockets left in \$SOCKDIR: $(find "$SOCKDIR" -type s 2>/dev/null | wc -l)"
 [ "$rc" = 0 ] || FAILED=$((FAILED + 1))
-say "its log (no token in it):"
-sed 's/^/    /' "$W/serve.log"
-if grep -qF -e "$TOK_CI" -e "$TOK_DASH" -e "$TOK_BUILD" "$W/serve.log"; then
+say "the new daemon's log (no token in it, nor in the old one's):"
+sed 's/^/    /' "$W/serve2.log"
+if grep -qF -e "$TOK_CI" -e "$TOK_DASH" -e "$TOK_BUILD" "$W/serve.log" "$W/serve2.log"; then
 	say "${R}A TOKEN APPEARS IN THE LOG${N}"
 	FAILED=$((FAILED + 1))
 fi
