@@ -145,17 +145,17 @@ void control_unlink(const struct daemon *dm)
 		unlink(dm->control);
 }
 
-static int control_list(struct daemon *dm, int fd)
+/* Every live container into *out (malloc'd, the caller frees, also on
+ * error): their count or -errno. */
+static int control_list_all(dmx *d, struct dmx_entry **out)
 {
 	struct dmx_entry *entries = NULL;
 	size_t cap = 0;
-	void *buf = NULL;
-	size_t size;
-	int n, ret;
+	int n;
 
 	/* Containers may be spawned between two calls: grow until it fits. */
 	for (;;) {
-		n = dmx_list(dm->dmx, entries, cap);
+		n = dmx_list(d, entries, cap);
 		if (n < 0 || (size_t)n <= cap)
 			break;
 		free(entries);
@@ -166,6 +166,18 @@ static int control_list(struct daemon *dm, int fd)
 			break;
 		}
 	}
+	*out = entries;
+	return n;
+}
+
+static int control_list(struct daemon *dm, int fd)
+{
+	struct dmx_entry *entries;
+	void *buf = NULL;
+	size_t size;
+	int n, ret;
+
+	n = control_list_all(dm->dmx, &entries);
 	if (n < 0) {
 		ret = ctl_send_reply(fd, n, NULL, 0);
 		goto out;
@@ -279,22 +291,12 @@ static double now_s(void)
 static int metrics_fill(void *ud, struct metrics_snapshot *s)
 {
 	struct daemon *dm = ud;
-	struct dmx_entry *entries = NULL;
+	struct dmx_entry *entries;
 	struct metrics_ring *rings;
 	unsigned nrings = dmx_rings(dm->dmx);
-	size_t cap = 0;
 	int n;
 
-	for (;;) {
-		n = dmx_list(dm->dmx, entries, cap);
-		if (n < 0 || (size_t)n <= cap)
-			break;
-		free(entries);
-		cap = (size_t)n + 16;
-		entries = calloc(cap, sizeof(*entries));
-		if (!entries)
-			return -ENOMEM;
-	}
+	n = control_list_all(dm->dmx, &entries);
 	if (n < 0) {
 		free(entries);
 		return n;
