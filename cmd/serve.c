@@ -27,6 +27,7 @@
 #include "dockmux.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "state.h"
 #include "takeover.h"

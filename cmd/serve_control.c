@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "dockmux.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "takeover.h"
 
 /* A control client that stalls mid-request must not hold the (single)

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "metrics_http.h"
 
 /* ====================== the exposition-format checker ====================== */
 
