@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chunked.h"
 #include "http.h"
 
 #define RESP_MAX_HEAD HTTP_DEFAULT_MAX_HEAD   /* head bytes, final empty line included */

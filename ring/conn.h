@@ -8,6 +8,7 @@
 #ifndef DMX_RING_CONN_H
 #define DMX_RING_CONN_H
 
+#include "chunked.h"
 #include "resp.h"
 #include "ring.h"
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunked.h"
 #include "http.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)

@@ -1,0 +1,189 @@
+/* core/chunked.c: incremental framer for chunked bodies (RFC 9112 §7.1),
+ * requests and responses alike: it finds where a body ends so the next
+ * message on the connection starts at the right byte, and rejects anything
+ * two parsers could frame differently.
+ * The bytes pass through unchanged; this only counts and validates.
+ */
+#include "chunked.h"
+
+#include "ascii.h"
+
+#include <string.h>
+
+enum chunk_state {
+	CH_SIZE,      /* chunk-size hex digits */
+	CH_SIZE_WS,   /* BWS after the size, only before ";" */
+	CH_EXT,       /* chunk-ext up to CR */
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TR_START,  /* start of a trailer line, or the final CRLF */
+	CH_TR_NAME,
+	CH_TR_VALUE,
+	CH_TR_LF,
+	CH_FINAL_LF,
+	CH_DONE,
+	CH_ERROR,
+};
+
+void http_chunked_init(struct http_chunked *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = CH_SIZE;
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	return ascii_lower(c) - 'a' + 10;
+}
+
+/* One byte of a size or trailer line: count it against the limits. */
+static bool chunked_line_byte(struct http_chunked *c, bool trailer)
+{
+	if (++c->line > HTTP_CHUNK_MAX_LINE)
+		return false;
+	if (trailer && ++c->trailer_bytes > HTTP_CHUNK_MAX_TRAILER_BYTES)
+		return false;
+	return true;
+}
+
+/* Consumes one framing byte; false on a framing error. The data state is
+ * handled by the caller in bulk. */
+static bool chunked_step(struct http_chunked *c, unsigned char b)
+{
+	switch (c->state) {
+	case CH_SIZE:
+		if (is_hex(b)) {
+			/* 16 hex digits fill a uint64_t: more (even leading
+			 * zeros) is refused, as Go's net/http does. */
+			if (++c->digits > 16)
+				return false;
+			c->remaining = c->remaining << 4 | (uint64_t)hex_value(b);
+			return chunked_line_byte(c, false);
+		}
+		if (c->digits == 0)
+			return false;
+		if (b == '\r') {
+			c->state = CH_SIZE_LF;
+			return true;
+		}
+		if (b == ';')
+			c->state = CH_EXT;
+		else if (is_ows(b))
+			c->state = CH_SIZE_WS;
+		else
+			return false;
+		return chunked_line_byte(c, false);
+	case CH_SIZE_WS:
+		/* RFC 9112 §7.1.1: BWS is allowed only around ";". */
+		if (b == ';')
+			c->state = CH_EXT;
+		else if (!is_ows(b))
+			return false;
+		return chunked_line_byte(c, false);
+	case CH_EXT:
+		/* Extensions are ignored; only where the line ends matters,
+		 * and tokens or quoted-strings never contain CR, LF or CTLs. */
+		if (b == '\r') {
+			c->state = CH_SIZE_LF;
+			return true;
+		}
+		if (is_ctl(b) && b != '\t')
+			return false;
+		return chunked_line_byte(c, false);
+	case CH_SIZE_LF:
+		if (b != '\n')
+			return false;
+		c->line = 0;
+		c->state = c->remaining ? CH_DATA : CH_TR_START;
+		return true;
+	case CH_DATA_CR:
+		if (b != '\r')
+			return false;
+		c->state = CH_DATA_LF;
+		return true;
+	case CH_DATA_LF:
+		if (b != '\n')
+			return false;
+		c->digits = 0;
+		c->line = 0;
+		c->state = CH_SIZE;
+		return true;
+	case CH_TR_START:
+		if (b == '\r') {
+			c->state = CH_FINAL_LF;
+			return true;
+		}
+		/* A trailer field line: name is a token (no obs-fold). */
+		if (!is_tchar(b) || ++c->trailers > HTTP_CHUNK_MAX_TRAILERS)
+			return false;
+		c->line = 0;
+		c->state = CH_TR_NAME;
+		return chunked_line_byte(c, true);
+	case CH_TR_NAME:
+		if (b == ':')
+			c->state = CH_TR_VALUE;
+		else if (!is_tchar(b))
+			return false;
+		return chunked_line_byte(c, true);
+	case CH_TR_VALUE:
+		if (b == '\r') {
+			c->state = CH_TR_LF;
+			return true;
+		}
+		if (is_ctl(b) && b != '\t')
+			return false;
+		return chunked_line_byte(c, true);
+	case CH_TR_LF:
+		if (b != '\n')
+			return false;
+		c->state = CH_TR_START;
+		return true;
+	case CH_FINAL_LF:
+		if (b != '\n')
+			return false;
+		c->state = CH_DONE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_t len,
+				  size_t *used)
+{
+	size_t i = 0;
+
+	if (c->state == CH_DONE || c->state == CH_ERROR) {
+		*used = 0;
+		return c->state == CH_DONE ? HTTP_CHUNK_DONE : HTTP_CHUNK_ERROR;
+	}
+	while (i < len) {
+		if (c->state == CH_DATA) {
+			size_t n = len - i;
+
+			if ((uint64_t)n > c->remaining)
+				n = (size_t)c->remaining;
+			i += n;
+			c->remaining -= n;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		}
+		if (!chunked_step(c, (unsigned char)buf[i])) {
+			c->state = CH_ERROR;
+			*used = i;
+			return HTTP_CHUNK_ERROR;
+		}
+		i++;
+		if (c->state == CH_DONE) {
+			*used = i;
+			return HTTP_CHUNK_DONE;
+		}
+	}
+	*used = i;
+	return HTTP_CHUNK_MORE;
+}

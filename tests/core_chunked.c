@@ -1,0 +1,286 @@
+/* tests/core_chunked.c: the chunked request-body framer (core/chunked.c):
+ * valid bodies end exactly at their last byte whether fed whole, bytewise or
+ * split anywhere; malformed framing, oversized lines and trailers fail. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunked.h"
+#include "http.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The request after a body must parse as one: the framer stopped exactly. */
+static enum http_parse parse_n(const char *s, size_t n, const struct http_limits *lim)
+{
+	struct http_head head;
+
+	return http_head_parse(s, n, lim, &head);
+}
+
+/* ---- chunked framer ------------------------------------------------------- */
+
+static const char next_request[] = "GET /next HTTP/1.1\r\n\r\n";
+
+struct chunked_case {
+	const char *name;
+	const char *body;
+	size_t len;
+};
+
+#define C(name, body) { name, body, sizeof(body) - 1 }
+
+static const struct chunked_case chunked_valid[] = {
+	C("single chunk", "5\r\nhello\r\n0\r\n\r\n"),
+	C("several chunks", "5\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\n\r\n"),
+	C("upper and lower hex", "a\r\n0123456789\r\nA\r\n0123456789\r\n0\r\n\r\n"),
+	C("leading zeros", "0005\r\nhello\r\n000\r\n\r\n"),
+	C("sixteen digits", "000000000000000A\r\n0123456789\r\n0000000000000000\r\n\r\n"),
+	C("empty body", "0\r\n\r\n"),
+	C("extension", "5;name=value\r\nhello\r\n0;last\r\n\r\n"),
+	C("quoted extension", "5;n=\"a;b \\\" c\"\r\nhello\r\n0\r\n\r\n"),
+	C("extension with BWS", "5 ;a = b\r\nhello\r\n0\t; x\r\n\r\n"),
+	C("trailers", "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\r\n\r\n"),
+	C("data containing CRLF", "4\r\n\r\n\r\n\r\n0\r\n\r\n"),
+	C("data looking like end", "5\r\n0\r\n\r\n\r\n0\r\n\r\n"),
+	C("binary data", "3\r\n\0\n\r\r\n0\r\n\r\n"),
+};
+
+static void check_chunked_whole(const char *body, size_t blen, const char *name)
+{
+	char buf[512];
+	struct http_chunked c;
+	size_t used = 99;
+
+	memcpy(buf, body, blen);
+	memcpy(buf + blen, next_request, sizeof(next_request) - 1);
+	http_chunked_init(&c);
+	cr_assert_eq(http_chunked_feed(&c, buf, blen + sizeof(next_request) - 1, &used),
+		     HTTP_CHUNK_DONE, "%s", name);
+	cr_assert_eq(used, blen, "%s: used %zu", name, used);
+	/* Whatever follows is the next request, untouched. */
+	cr_assert_eq(parse_n(buf + used, sizeof(next_request) - 1, NULL), HTTP_PARSE_DONE);
+	/* Done stays done and consumes nothing more. */
+	cr_assert_eq(http_chunked_feed(&c, buf + used, 5, &used), HTTP_CHUNK_DONE);
+	cr_assert_eq(used, 0);
+}
+
+static void check_chunked_bytewise(const char *body, size_t blen, const char *name)
+{
+	struct http_chunked c;
+	size_t used;
+
+	http_chunked_init(&c);
+	for (size_t i = 0; i < blen; i++) {
+		enum http_chunk r = http_chunked_feed(&c, body + i, 1, &used);
+
+		if (i + 1 < blen) {
+			cr_assert_eq(r, HTTP_CHUNK_MORE, "%s: byte %zu", name, i);
+		} else {
+			cr_assert_eq(r, HTTP_CHUNK_DONE, "%s: last byte", name);
+		}
+		cr_assert_eq(used, 1);
+	}
+}
+
+static void check_chunked_split(const char *body, size_t blen, const char *name)
+{
+	for (size_t cut = 0; cut <= blen; cut++) {
+		struct http_chunked c;
+		char buf[512];
+		size_t used, total = blen + sizeof(next_request) - 1;
+
+		memcpy(buf, body, blen);
+		memcpy(buf + blen, next_request, sizeof(next_request) - 1);
+		http_chunked_init(&c);
+		if (cut < blen) {
+			cr_assert_eq(http_chunked_feed(&c, buf, cut, &used), HTTP_CHUNK_MORE, "%s cut %zu", name, cut);
+			cr_assert_eq(used, cut);
+			cr_assert_eq(http_chunked_feed(&c, buf + cut, total - cut, &used), HTTP_CHUNK_DONE,
+				     "%s cut %zu", name, cut);
+			cr_assert_eq(cut + used, blen, "%s cut %zu", name, cut);
+		}
+	}
+}
+
+Test(chunked, frames_valid_bodies_and_stops_at_the_boundary)
+{
+	for (size_t i = 0; i < N_ELEMS(chunked_valid); i++) {
+		const char *body = chunked_valid[i].body;
+		size_t blen = chunked_valid[i].len;
+
+		check_chunked_whole(body, blen, chunked_valid[i].name);
+		check_chunked_bytewise(body, blen, chunked_valid[i].name);
+		check_chunked_split(body, blen, chunked_valid[i].name);
+	}
+}
+
+Test(chunked, large_chunk_reports_more_until_done)
+{
+	struct http_chunked c;
+	char data[4096];
+	size_t used;
+
+	memset(data, 'x', sizeof(data));
+	http_chunked_init(&c);
+	cr_assert_eq(http_chunked_feed(&c, "10000\r\n", 7, &used), HTTP_CHUNK_MORE);
+	cr_assert_eq(c.remaining, 0x10000);
+	for (int i = 0; i < 16; i++) {
+		cr_assert_eq(http_chunked_feed(&c, data, sizeof(data), &used), HTTP_CHUNK_MORE);
+		cr_assert_eq(used, sizeof(data));
+	}
+	cr_assert_eq(c.remaining, 0);
+	cr_assert_eq(http_chunked_feed(&c, "\r\n0\r\n\r\nGET", 10, &used), HTTP_CHUNK_DONE);
+	cr_assert_eq(used, 7);
+}
+
+Test(chunked, accepts_largest_chunk_size)
+{
+	struct http_chunked c;
+	size_t used;
+
+	http_chunked_init(&c);
+	cr_assert_eq(http_chunked_feed(&c, "FFFFFFFFFFFFFFFF\r\nab", 20, &used), HTTP_CHUNK_MORE);
+	cr_assert_eq(c.remaining, UINT64_MAX - 2);
+}
+
+static const struct chunked_case chunked_invalid[] = {
+	C("empty size", "\r\nhello\r\n0\r\n\r\n"),
+	C("invalid hex", "5g\r\nhello\r\n0\r\n\r\n"),
+	C("not hex at all", "x\r\n"),
+	C("0x prefix", "0x5\r\nhello\r\n0\r\n\r\n"),
+	C("negative", "-5\r\nhello\r\n"),
+	C("plus sign", "+5\r\nhello\r\n"),
+	C("leading space", " 5\r\nhello\r\n"),
+	C("trailing space without ext", "5 \r\nhello\r\n0\r\n\r\n"),
+	C("seventeen digits", "00000000000000005\r\nhello\r\n0\r\n\r\n"),
+	C("overflow", "10000000000000000\r\n"),
+	C("bare LF after size", "5\nhello\r\n0\r\n\r\n"),
+	C("bare CR after size", "5\rhello\r\n0\r\n\r\n"),
+	C("missing CRLF after data", "5\r\nhelloX\r\n0\r\n\r\n"),
+	C("bare LF after data", "5\r\nhello\n0\r\n\r\n"),
+	C("CR without LF after data", "5\r\nhello\rX0\r\n\r\n"),
+	C("data longer than size", "3\r\nhello\r\n0\r\n\r\n"),
+	C("bare LF ext", "5;a\nhello\r\n0\r\n\r\n"),
+	C("NUL in ext", "5;a\0\r\nhello\r\n"),
+	C("bare LF final", "0\r\n\n"),
+	C("bare LF trailer", "0\r\nX: a\n\r\n"),
+	C("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"),
+	C("trailer without name", "0\r\n: a\r\n\r\n"),
+	C("trailer space before colon", "0\r\nX : a\r\n\r\n"),
+	C("trailer control char", "0\r\nX: a\x01\r\n\r\n"),
+	C("trailer without colon", "0\r\nGET / HTTP/1.1\r\n\r\n"),
+};
+
+Test(chunked, rejects_malformed_framing)
+{
+	for (size_t i = 0; i < N_ELEMS(chunked_invalid); i++) {
+		const char *body = chunked_invalid[i].body;
+		const char *name = chunked_invalid[i].name;
+		size_t blen = chunked_invalid[i].len;
+		struct http_chunked c;
+		enum http_chunk r = HTTP_CHUNK_MORE;
+		size_t used, err_at = 0;
+
+		http_chunked_init(&c);
+		cr_assert_eq(http_chunked_feed(&c, body, blen, &used), HTTP_CHUNK_ERROR, "%s", name);
+		err_at = used;
+		cr_assert_lt(err_at, blen, "%s", name);
+		/* Errors stick. */
+		cr_assert_eq(http_chunked_feed(&c, "0\r\n\r\n", 5, &used), HTTP_CHUNK_ERROR, "%s", name);
+		cr_assert_eq(http_chunked_feed(&c, "", 0, &used), HTTP_CHUNK_ERROR, "%s", name);
+
+		/* Same verdict at the same byte when fed one byte at a time. */
+		http_chunked_init(&c);
+		for (size_t j = 0; j < blen && r == HTTP_CHUNK_MORE; j++) {
+			r = http_chunked_feed(&c, body + j, 1, &used);
+			if (r == HTTP_CHUNK_ERROR) {
+				cr_assert_eq(j, err_at, "%s", name);
+				cr_assert_eq(used, 0);
+			}
+		}
+		cr_assert_eq(r, HTTP_CHUNK_ERROR, "%s bytewise", name);
+	}
+}
+
+static enum http_chunk feed_all(const char *s, size_t n, size_t *used)
+{
+	struct http_chunked c;
+
+	http_chunked_init(&c);
+	return http_chunked_feed(&c, s, n, used);
+}
+
+Test(chunked, limits_size_line_length)
+{
+	static char buf[HTTP_CHUNK_MAX_LINE + 64];
+	size_t used, n;
+
+	/* "1;" + 'x' * k: line of 2 + k bytes */
+	memcpy(buf, "1;", 2);
+	memset(buf + 2, 'x', HTTP_CHUNK_MAX_LINE - 2);
+	n = HTTP_CHUNK_MAX_LINE;
+	memcpy(buf + n, "\r\nZ\r\n0\r\n\r\n", 10);
+	cr_assert_eq(feed_all(buf, n + 10, &used), HTTP_CHUNK_DONE);
+	cr_assert_eq(used, n + 10);
+
+	memset(buf + 2, 'x', HTTP_CHUNK_MAX_LINE - 1);
+	n = HTTP_CHUNK_MAX_LINE + 1;
+	memcpy(buf + n, "\r\nZ\r\n0\r\n\r\n", 10);
+	cr_assert_eq(feed_all(buf, n + 10, &used), HTTP_CHUNK_ERROR);
+	cr_assert_eq(used, HTTP_CHUNK_MAX_LINE);
+}
+
+Test(chunked, limits_trailer_line_and_count)
+{
+	static char buf[HTTP_CHUNK_MAX_TRAILER_BYTES * 2];
+	size_t used, n = 0;
+
+	/* One trailer line of exactly the limit, then one too long. */
+	n = (size_t)sprintf(buf, "0\r\nX:");
+	memset(buf + n, 'v', HTTP_CHUNK_MAX_LINE - 2);
+	n += HTTP_CHUNK_MAX_LINE - 2;
+	n += (size_t)sprintf(buf + n, "\r\n\r\n");
+	cr_assert_eq(feed_all(buf, n, &used), HTTP_CHUNK_DONE);
+	cr_assert_eq(used, n);
+	n = (size_t)sprintf(buf, "0\r\nX:");
+	memset(buf + n, 'v', HTTP_CHUNK_MAX_LINE - 1);
+	n += HTTP_CHUNK_MAX_LINE - 1;
+	n += (size_t)sprintf(buf + n, "\r\n\r\n");
+	cr_assert_eq(feed_all(buf, n, &used), HTTP_CHUNK_ERROR);
+
+	/* Trailer line count. */
+	n = (size_t)sprintf(buf, "0\r\n");
+	for (unsigned i = 0; i < HTTP_CHUNK_MAX_TRAILERS; i++)
+		n += (size_t)sprintf(buf + n, "T%u: v\r\n", i);
+	memcpy(buf + n, "\r\n", 2);
+	cr_assert_eq(feed_all(buf, n + 2, &used), HTTP_CHUNK_DONE);
+	n += (size_t)sprintf(buf + n, "T: v\r\n\r\n");
+	cr_assert_eq(feed_all(buf, n, &used), HTTP_CHUNK_ERROR);
+
+	/* Total trailer bytes: HTTP_CHUNK_MAX_TRAILERS lines of a full line
+	 * each would exceed the section limit. */
+	n = (size_t)sprintf(buf, "0\r\n");
+	for (unsigned i = 0; i < HTTP_CHUNK_MAX_TRAILER_BYTES / 1000 + 1; i++) {
+		n += (size_t)sprintf(buf + n, "T:");
+		memset(buf + n, 'v', 998);
+		n += 998;
+		n += (size_t)sprintf(buf + n, "\r\n");
+	}
+	n += (size_t)sprintf(buf + n, "\r\n");
+	cr_assert_eq(feed_all(buf, n, &used), HTTP_CHUNK_ERROR);
+}
+
+Test(chunked, empty_feed_needs_more)
+{
+	struct http_chunked c;
+	size_t used = 7;
+
+	http_chunked_init(&c);
+	cr_assert_eq(http_chunked_feed(&c, "", 0, &used), HTTP_CHUNK_MORE);
+	cr_assert_eq(used, 0);
+}
+
