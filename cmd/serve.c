@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +30,7 @@
 #include "notify.h"
 #include "state.h"
 #include "takeover.h"
+#include "upgrade.h"
 
 #define DEFAULT_CONFIG "/etc/dockmux/dockmux.conf"
 #define DEFAULT_STATE "/var/lib/dockmux/state"
@@ -259,84 +259,6 @@ static int serve_config(int argc, char **argv, const struct option *opts, struct
 		out->argv[n++] = argv[i];
 	out->argc = n;
 	return 0;
-}
-
-/* SIGUSR2: start the binary now on disk as `serve <same args> --takeover`.
- * The child takes every socket over through the control socket and tells
- * systemd it is the main process; this one then drains and exits. */
-struct upgrade {
-	char exe[4096];          /* resolved at start: a package upgrade replaces the file */
-	char **argv;             /* exe, "serve", original args, "--takeover" */
-	pid_t child;
-};
-
-static int upgrade_init(struct upgrade *u, int argc, char **argv)
-{
-	ssize_t n = readlink("/proc/self/exe", u->exe, sizeof(u->exe) - 1);
-	int k = 0;
-	bool has = false;
-
-	u->child = 0;
-	u->argv = NULL;
-	if (n <= 0 || (size_t)n >= sizeof(u->exe) - 1)
-		return -ENOENT;
-	u->exe[n] = '\0';
-	u->argv = calloc((size_t)argc + 3, sizeof(char *));
-	if (!u->argv)
-		return -ENOMEM;
-	u->argv[k++] = u->exe;
-	u->argv[k++] = "serve";
-	for (int i = 1; i < argc; i++) {
-		has |= strcmp(argv[i], "--takeover") == 0;
-		u->argv[k++] = argv[i];
-	}
-	if (!has)
-		u->argv[k++] = "--takeover";
-	return 0;
-}
-
-static void upgrade_start(struct upgrade *u)
-{
-	struct log_line l;
-	sigset_t none;
-	pid_t pid;
-
-	if (!u->argv || u->child > 0) {
-		log_begin(&l, "warn", u->argv ? "upgrade already under way" : "upgrade unavailable");
-		log_end(&l);
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		sigemptyset(&none);
-		pthread_sigmask(SIG_SETMASK, &none, NULL);
-		execv(u->exe, u->argv);
-		_exit(127);
-	}
-	log_begin(&l, pid < 0 ? "error" : "info", pid < 0 ? "upgrade failed" : "upgrade started");
-	log_str(&l, "exe", u->exe);
-	if (pid < 0)
-		log_err(&l, -errno);
-	else
-		log_num(&l, "pid", pid);
-	log_end(&l);
-	if (pid > 0)
-		u->child = pid;
-}
-
-/* SIGCHLD: an upgrade child that exits while we still serve has failed. */
-static void upgrade_reap(struct upgrade *u)
-{
-	struct log_line l;
-	int st;
-
-	if (u->child > 0 && waitpid(u->child, &st, WNOHANG) == u->child) {
-		log_begin(&l, "error", "upgrade failed: the new daemon exited; still serving");
-		log_num(&l, "pid", u->child);
-		log_num(&l, "status", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-		log_end(&l);
-		u->child = 0;
-	}
 }
 
 static int cmd_serve_argv(int argc, char **argv, struct upgrade *up);
