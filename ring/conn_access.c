@@ -51,10 +51,26 @@ static void access_emit(struct conn *c, const struct conn_access *a, int status)
 	cfg->access_log(cfg->access_userdata, &rec);
 }
 
+/* A record's request fields, taken when its head has been read. */
+static void access_start(struct conn *c, struct conn_access *a, const char *method, size_t mlen,
+			 const char *target, size_t tlen)
+{
+	char norm[POLICY_MAX_PATH];
+
+	snprintf(a->method, sizeof(a->method), "%.*s", (int)(mlen < 15 ? mlen : 15), method);
+	if (tlen < sizeof(norm) && policy_normalize(target, tlen, norm, sizeof(norm)) == 0)
+		snprintf(a->path, sizeof(a->path), "%.*s%s", ACCESS_PATH_SHOWN, norm,
+			 strlen(norm) > ACCESS_PATH_SHOWN ? "..." : "");
+	else
+		snprintf(a->path, sizeof(a->path), "-");
+	a->start_ns = access_now_ns();
+	a->up_at_start = c->nbytes_up;
+	a->down_at_start = c->nbytes_down;
+}
+
 void conn_access_push(struct conn *c, const char *method, size_t mlen, const char *target,
 		      size_t tlen)
 {
-	char norm[POLICY_MAX_PATH];
 	struct conn_access *a;
 
 	if (!c->ring->cfg->access_log)
@@ -68,15 +84,7 @@ void conn_access_push(struct conn *c, const char *method, size_t mlen, const cha
 		return;   /* cannot happen: the tracker holds as many */
 	a = &c->access[(c->access_head + c->access_count) % RESP_TRACK_FIFO];
 	c->access_count++;
-	snprintf(a->method, sizeof(a->method), "%.*s", (int)(mlen < 15 ? mlen : 15), method);
-	if (tlen < sizeof(norm) && policy_normalize(target, tlen, norm, sizeof(norm)) == 0)
-		snprintf(a->path, sizeof(a->path), "%.*s%s", ACCESS_PATH_SHOWN, norm,
-			 strlen(norm) > ACCESS_PATH_SHOWN ? "..." : "");
-	else
-		snprintf(a->path, sizeof(a->path), "-");
-	a->start_ns = access_now_ns();
-	a->up_at_start = c->nbytes_up;
-	a->down_at_start = c->nbytes_down;
+	access_start(c, a, method, mlen, target, tlen);
 }
 
 /* The daemon's response to the oldest open request has ended (read whole).
@@ -128,22 +136,13 @@ void conn_access_refused(struct conn *c, const char *method, size_t mlen, const 
 			 size_t tlen, int status)
 {
 	struct conn_access a;
-	char norm[POLICY_MAX_PATH];
 
 	if (!c->ring->cfg->access_log)
 		return;
 	/* Logged at once with its own fields; records of earlier requests
 	 * stay queued for their responses. */
 	memset(&a, 0, sizeof(a));
-	snprintf(a.method, sizeof(a.method), "%.*s", (int)(mlen < 15 ? mlen : 15), method);
-	if (tlen < sizeof(norm) && policy_normalize(target, tlen, norm, sizeof(norm)) == 0)
-		snprintf(a.path, sizeof(a.path), "%.*s%s", ACCESS_PATH_SHOWN, norm,
-			 strlen(norm) > ACCESS_PATH_SHOWN ? "..." : "");
-	else
-		snprintf(a.path, sizeof(a.path), "-");
-	a.start_ns = access_now_ns();
-	a.up_at_start = c->nbytes_up;
-	a.down_at_start = c->nbytes_down;
+	access_start(c, &a, method, mlen, target, tlen);
 	c->access_refused = true;
 	access_emit(c, &a, status);
 }
