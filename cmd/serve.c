@@ -139,10 +139,12 @@ static long mono_ms(void)
 
 /* Stop accepting, let open requests finish. deadline_ms < 0: no deadline
  * (after a takeover: streams run to their end) until a signal sets one. */
-static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, bool handed_off)
+static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, bool handed_off,
+			const char *log_file)
 {
 	struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
 	long deadline = handed_off ? -1 : mono_ms() + grace_ms;
+	long wd = watchdog_ms(), wd_next = mono_ms() + wd;
 	struct log_line l;
 	uint64_t n;
 	int sig;
@@ -157,14 +159,18 @@ static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, 
 		}
 		sig = sigtimedwait(sigs, NULL, &tick);
 		/* Still alive while draining: the unit's watchdog keeps running. */
-		if (watchdog_ms() > 0)
+		if (wd > 0 && mono_ms() >= wd_next) {
 			notify_send("WATCHDOG=1");
+			wd_next = mono_ms() + wd;
+		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			if (deadline >= 0)
 				return;   /* a second signal: stop now */
 			deadline = mono_ms() + grace_ms;
-		} else if (sig == SIGHUP) {
-			/* handled by the caller's loop only; reopen here too */
+		} else if (sig == SIGHUP && log_file) {
+			/* A drain after a takeover may last as long as a stream:
+			 * log rotation must still work. */
+			(void)log_reopen(log_file);
 		}
 	}
 }
@@ -529,7 +535,7 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 	if (eventfd_write(dm.wake_fd, 1) == 0)
 		pthread_join(thread, NULL);
 	thread_started = false;
-	serve_drain(&dm, &sigs, (long)o.grace_ms, handed_off);
+	serve_drain(&dm, &sigs, (long)o.grace_ms, handed_off, o.log_file);
 	status = 0;
 out_dmx:
 	if (thread_started && eventfd_write(dm.wake_fd, 1) == 0)

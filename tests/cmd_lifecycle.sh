@@ -299,6 +299,23 @@ check "SIGUSR2: the binary on disk takes over in place (same inodes, MAINPID han
 t_stopping() { wait_log "$T/notify.txt" 'STOPPING=1' && gone "${E2:-1}" 50; }
 check "sd_notify: STOPPING=1 on SIGTERM" t_stopping
 
+t_hup_while_draining() {
+	local f
+	serve "$T/f.log" --log-file "$T/f.log"
+	f=$SERVE_PID
+	wait_log "$T/f.log" 'msg="ready"' || return 1
+	curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=2000000" \
+		-o /dev/null &
+	local c=$!
+	sleep 0.3
+	kill -TERM "$f"
+	wait_log "$T/f.log" 'msg="stopping"' || return 1
+	mv "$T/f.log" "$T/f.log.1"
+	kill -HUP "$f"
+	wait "$c" && gone "$f" 100 && [ -f "$T/f.log" ] && grep -q 'msg="stopped"' "$T/f.log"
+}
+check "SIGHUP during a drain reopens the log (the stopped line lands in the new file)" t_hup_while_draining
+
 t_bad_state() {
 	local err
 	printf 'dockmux-state 1\n\0\0\0\x09garbage!!' >"$T/bad.state"
