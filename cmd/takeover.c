@@ -251,6 +251,19 @@ int takeover_receive(const char *control_path, dmx *d, struct state *s, int *con
 		free(req);
 		return conn;
 	}
+	{
+		/* Tokens and listeners are only taken from a daemon of root or of
+		 * our own uid, as the old side only hands them to such a peer. */
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+
+		if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			close(conn);
+			free(req);
+			return -EACCES;
+		}
+	}
 	req->op = CTL_OP_HANDOFF;
 	{
 		uint8_t buf[CTL_REQ_HEAD + 4];

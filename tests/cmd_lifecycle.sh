@@ -316,6 +316,29 @@ t_hup_while_draining() {
 }
 check "SIGHUP during a drain reopens the log (the stopped line lands in the new file)" t_hup_while_draining
 
+t_takeover_foreign_peer() {
+	# A "daemon" of another uid on the control path must not be trusted
+	# with (or as a source of) tokens and sockets.
+	local err lp nb rc=0
+	[ "$(id -u)" = 0 ] && [ -x /usr/bin/python3 ] || { echo "# (skipped: needs root and /usr/bin/python3)"; return 0; }
+	nb=$(mktemp -d /tmp/dmx-nobody.XXXXXX) && chmod 777 "$nb" || return 1
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+c, _ = s.accept(); time.sleep(5)' "$nb/ctl.sock" &
+	lp=$!
+	for _ in $(seq 50); do [ -S "$nb/ctl.sock" ] && break; sleep 0.1; done
+	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$nb/s" --control "$nb/ctl.sock" \
+		--state none --takeover 2>&1); then
+		rc=1
+	fi
+	kill "$lp" 2>/dev/null
+	wait "$lp" 2>/dev/null
+	rm -rf "$nb"
+	[ "$rc" = 0 ] && [[ $err == *"takeover"*"Permission denied"* ]]
+}
+check "takeover refuses a peer of another uid on the control socket" t_takeover_foreign_peer
+
 t_bad_state() {
 	local err
 	printf 'dockmux-state 1\n\0\0\0\x09garbage!!' >"$T/bad.state"
