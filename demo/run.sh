@@ -107,7 +107,7 @@ trap 'exit 130' INT TERM
 step "1. Install what is missing, build dockmux"
 dmx_need_packages || die "could not install the packages"
 dmx_build "$BUILD_DIR" || die "the build failed"
-DOCKER=${DOCKER:-$(command -v docker)}
+DOCKER=$(dmx_docker_cli)
 say "built $DOCKMUX"
 say "docker CLI: $("$DOCKER" --version)"
 

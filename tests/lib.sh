@@ -6,11 +6,25 @@
 
 # Everything the build, the tests and the demo need on Debian bookworm.
 # clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh;
-# groff-base (man page lint) and systemd (systemd-analyze verify) for
+# groff-base and mandoc (man page lint) and systemd (systemd-analyze verify) for
 # tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh).
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
 libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
-groff-base systemd prometheus"
+groff-base mandoc systemd prometheus"
+
+# The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,
+# which dmx_need_packages installs), so that every machine runs the same CLI
+# against the same daemon; another one (e.g. a newer static CLI that happens to
+# be in /usr/local/bin) only when asked for with DOCKER=.
+dmx_docker_cli() {
+	if [ -n "${DOCKER:-}" ]; then
+		printf '%s\n' "$DOCKER"
+	elif [ -x /usr/bin/docker ]; then
+		echo /usr/bin/docker
+	else
+		command -v docker
+	fi
+}
 
 # Root of the git checkout this file belongs to.
 DMX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -10,7 +10,8 @@
 #      tests/cmd_metrics_promtool.sh: /metrics output through promtool;
 #      tests/dist_check.sh: meson install layout, systemd unit, man pages
 #   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
-#      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets
+#      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets;
+#      then demo/run.sh, README's other command, as a user runs it
 #   6. the Criterion tests again, built with ASan + UBSan in $ASAN_BUILD_DIR
 #      (default build-asan/)
 #   7. tests/fuzz/run.sh: every libFuzzer target for $FUZZ_SECONDS (default 60)
@@ -266,6 +267,29 @@ else
 		could_not_run e2e "the private dockerd did not start"
 	fi
 	stop_dockerd
+fi
+
+# ---------------------------------------------------------------- 5b. the demo
+# README's first command, exactly as a user runs it (its own dockerd state dir,
+# created and purged by the demo): one check, its exit status.
+heading "demo: bash demo/run.sh (README's main job)"
+if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
+	skipped demo DMX_SKIP_E2E
+elif [ -z "$BUILT" ]; then
+	could_not_run demo "no build"
+elif [ "$(id -u)" != 0 ]; then
+	could_not_run demo "the demo starts a private dockerd: it needs root"
+else
+	timeout -k 10 900 env -u DMX_E2E_DIR BUILD_DIR="$BUILD_DIR" bash demo/run.sh \
+		>"$LOGS/demo.log" 2>&1
+	rc=$?
+	tail -3 "$LOGS/demo.log"
+	if [ $rc -eq 0 ]; then
+		tally demo 1 0
+	else
+		tail -40 "$LOGS/demo.log"
+		tally demo 0 1 "exit $rc"
+	fi
 fi
 
 # ---------------------------------------------------------------- 6. sanitizers

@@ -30,8 +30,8 @@ IMAGE=dmx-busybox:latest
 WAIT=${DMX_E2E_WAIT:-60}
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-# Always the Debian CLI when present: it matches the daemon.
-DOCKER=${DOCKER:-$(command -v docker)}
+# Debian's CLI unless DOCKER is set: it matches the daemon (tests/lib.sh).
+DOCKER=$(dmx_docker_cli)
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY
 
 dk() { timeout 30 "$DOCKER" -H "unix://$SOCK" "$@"; }
