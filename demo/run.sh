@@ -117,6 +117,8 @@ DOCKERD_UP=1
 bash tests/e2e/dockerd.sh start >/dev/null || die "the private dockerd did not start"
 say "containerd + dockerd under $DMX_E2E_DIR, listening on $UPSTREAM"
 say "image dmx-busybox:latest made with 'docker import' from busybox-static (nothing pulled)"
+say "dockerd has a network namespace of its own, with IPv4 forwarding off (the demo's"
+say "containers need no network), so docker run prints dockerd's warning about it: expected."
 
 # ----------------------------------------------------------------------------
 step "3. Start the dockmux daemon"

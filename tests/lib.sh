@@ -64,14 +64,26 @@ dmx_need_packages() {
 	fi
 	dmx_log "installing: ${missing[*]}"
 	log=$(mktemp /tmp/dmx-apt.XXXXXX)
-	# Package scripts must not start services (and CI has no init anyway).
+	# Package scripts must not start services: on a machine booted with
+	# systemd, docker.io and containerd would otherwise start the host's own
+	# dockerd (its bridge, its iptables rules) although only a private one is
+	# used. invoke-rc.d and deb-systemd-invoke ask policy-rc.d (exit 101: do
+	# not start); one is put in place for the install only, when none exists.
+	local policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\n# dockmux tests/lib.sh: no service starts during its apt-get install\nexit 101\n' |
+			$sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy"
+	fi
 	if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
 		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 			"${missing[@]}"; } >"$log" 2>&1; then
 		tail -30 "$log" >&2
 		rm -f "$log"
+		[ -n "$policy" ] && $sudo rm -f "$policy"
 		return 1
 	fi
+	[ -n "$policy" ] && $sudo rm -f "$policy"
 	rm -f "$log"
 	mapfile -t missing < <(dmx_missing_packages "${want[@]}")
 	if [ ${#missing[@]} -ne 0 ]; then
