@@ -173,7 +173,7 @@ fn find_libdockmux() -> PkgConfig {
     }
     let uninstalled = env::var_os("PKG_CONFIG_PATH").and_then(|p| {
         env::split_paths(&p)
-            .filter(|d| d.file_name().is_some_and(|n| n == "meson-private"))
+            .filter(|d| d.file_name().map_or(false, |n| n == "meson-private"))
             .map(|d| d.with_file_name("meson-uninstalled"))
             .find(|d| d.join("libdockmux-uninstalled.pc").exists())
     });

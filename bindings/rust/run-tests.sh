@@ -17,18 +17,46 @@ export PKG_CONFIG_PATH="$builddir/meson-uninstalled:$builddir/meson-private${PKG
 # Build products stay out of the source tree.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$builddir/bindings-rust-target}"
 
-if ! command -v cargo >/dev/null; then
-	echo "cargo not found" >&2
+# The toolchain: Debian's (apt-get install cargo rustc: cargo 0.66, rustc and
+# rustdoc 1.63, what a fresh bookworm machine gets) whenever it is installed,
+# so that the result does not depend on a rustup toolchain that happens to
+# come first in PATH; otherwise PATH's. DMX_RUST_BINDIR=DIR takes cargo, rustc
+# and rustdoc from DIR instead (e.g. ~/.cargo/bin for rustup's). RUSTC and
+# RUSTDOC are exported because cargo runs both: doctests compiled by another
+# version's rustdoc than the rustc that built the library fail (E0514).
+if [ -n "${DMX_RUST_BINDIR:-}" ]; then
+	bindir=$DMX_RUST_BINDIR
+elif [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ]; then
+	bindir=/usr/bin
+else
+	bindir=
+fi
+tool() { # tool NAME: the path of NAME in $bindir, or PATH's
+	if [ -n "$bindir" ]; then
+		[ -x "$bindir/$1" ] && echo "$bindir/$1"
+	else
+		command -v "$1"
+	fi
+}
+cargo=$(tool cargo)
+RUSTC=$(tool rustc)
+RUSTDOC=$(tool rustdoc)
+if [ -z "$cargo" ] || [ -z "$RUSTC" ]; then
+	echo "cargo or rustc not found${bindir:+ in $bindir} (apt-get install cargo rustc)" >&2
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+export RUSTC
+[ -n "$RUSTDOC" ] && export RUSTDOC
+echo "toolchain: $cargo ($("$cargo" --version 2>&1)), $RUSTC ($("$RUSTC" --version 2>&1))," \
+	"${RUSTDOC:-no rustdoc}${RUSTDOC:+ ($("$RUSTDOC" --version 2>&1))}"
 if [ ! -e "$builddir/api/libdockmux.so" ]; then
 	echo "warning: $builddir/api/libdockmux.so missing: build it first (ninja -C $builddir)" >&2
 fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-(cd "$here" && cargo test --offline 2>&1) | tee "$log"
+(cd "$here" && "$cargo" test --offline 2>&1) | tee "$log"
 status=${PIPESTATUS[0]}
 
 # "test result: ok. 10 passed; 0 failed; 0 ignored; ..." once per test binary.

@@ -31,11 +31,15 @@
 //! `String` handed to [`DockerSocketSpawner::spawn`] is wiped the same way.
 //! No error, log line or `Debug` output of this crate contains a token.
 
+// Every unsafe operation, also inside an `unsafe fn`, has its own `unsafe`
+// block with a SAFETY note (and rustc 1.63 then does not call them unused).
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod ffi;
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
-use std::future::{self, Future};
+use std::future::Future;
 use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{self, AssertUnwindSafe};
@@ -44,7 +48,7 @@ use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{compiler_fence, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 /// The agent's interface, exactly as it declares it (async-trait's expanded
 /// form). An agent with its own copy of this trait implements it for
@@ -456,7 +460,7 @@ impl Dockmux {
         }
         if let Some(f) = &log {
             cfg.log = Some(log_trampoline);
-            cfg.log_userdata = (&**f as *const Arc<LogFn>).cast_mut().cast();
+            cfg.log_userdata = (&**f as *const Arc<LogFn> as *mut Arc<LogFn>).cast();
         }
         cfg.max_line = config.max_line;
         cfg.max_head = config.max_head;
@@ -564,6 +568,18 @@ impl Dockmux {
     }
 }
 
+/// A future that runs its closure on each poll (`std::future::poll_fn` is
+/// Rust 1.64; the crate builds with Debian bookworm's 1.63).
+struct PollFn<F>(F);
+
+impl<T, F: FnMut() -> Poll<T> + Unpin> Future for PollFn<F> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<T> {
+        (self.get_mut().0)()
+    }
+}
+
 impl DockerSocketSpawner for Dockmux {
     /// The host path of the container's socket, or None on any failure
     /// (nothing is logged: the token must not leak). The call happens on the
@@ -574,7 +590,7 @@ impl DockerSocketSpawner for Dockmux {
         where Self: 'c, 'a: 'c, 'b: 'c
     {
         let mut token = Some(OwnedToken(token));
-        Box::pin(future::poll_fn(move |_| {
+        Box::pin(PollFn(move || {
             let token = token.take().expect("dockmux spawn future polled after completion");
             let path = match Dockmux::spawn(self, container_key, &token.0) {
                 Ok(path) => path,
@@ -598,7 +614,7 @@ impl DockerSocketSpawner for Dockmux {
         -> Pin<Box<dyn Future<Output = ()> + Send + 'c>>
         where Self: 'c, 'a: 'c, 'b: 'c
     {
-        Box::pin(future::poll_fn(move |_| {
+        Box::pin(PollFn(move || {
             let _ = Dockmux::teardown(self, container_key);
             Poll::Ready(())
         }))

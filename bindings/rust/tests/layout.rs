@@ -2,15 +2,31 @@
 // compiler makes of dockmux.h (probed by build.rs): a field added, moved or
 // retyped in the header fails here instead of corrupting memory at run time.
 
-use std::mem::{align_of, offset_of, size_of};
+use std::mem::{align_of, size_of, MaybeUninit};
+use std::ptr::addr_of;
 
 use dockmux::ffi;
 
 include!(concat!(env!("OUT_DIR"), "/c_layout.rs"));
 
+/// The offset of field `$f` in `$t` (std::mem::offset_of! is Rust 1.77; the
+/// crate builds with 1.63): the field's address in an uninitialised value
+/// minus the value's, taken with addr_of! so no reference to uninitialised
+/// memory is created.
+macro_rules! field_offset {
+    ($t:ty, $f:ident) => {{
+        let value = MaybeUninit::<$t>::uninit();
+        let base = value.as_ptr();
+        // SAFETY: addr_of! only computes the address of a field of `value`
+        // (in bounds, nothing is read); no reference is made.
+        let field = unsafe { addr_of!((*base).$f) };
+        field as usize - base as usize
+    }};
+}
+
 macro_rules! rust_layout {
     ($c:literal, $t:ty { $($f:ident),* $(,)? }) => {
-        ($c, size_of::<$t>(), align_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])
+        ($c, size_of::<$t>(), align_of::<$t>(), vec![$((stringify!($f), field_offset!($t, $f))),*])
     };
 }
 
@@ -96,7 +112,13 @@ fn dmx_stats_matches_c() {
 fn dmx_entry_matches_c() {
     assert_same(rust_layout!(
         "dmx_entry",
-        ffi::dmx_entry { key, path, stats, policy, nuids }
+        ffi::dmx_entry {
+            key,
+            path,
+            stats,
+            policy,
+            nuids
+        }
     ));
 }
 

@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -29,7 +28,8 @@ impl Wake for ThreadWaker {
 }
 
 fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
+    // Box::pin, not std::pin::pin! (Rust 1.68): the crate builds with 1.63.
+    let mut fut = Box::pin(fut);
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);
     loop {
@@ -68,7 +68,10 @@ fn start_upstream(path: &Path) -> SeenLog {
     let log = seen.clone();
     thread::spawn(move || {
         for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(_) => return,
+            };
             let log = log.clone();
             thread::spawn(move || serve_upstream_conn(conn, log));
         }
