@@ -7,10 +7,11 @@
 # Everything the build, the tests and the demo need on Debian bookworm.
 # clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh;
 # groff-base and mandoc (man page lint) and systemd (systemd-analyze verify) for
-# tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh).
+# tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh);
+# cargo and rustc (1.63) for bindings/rust/run-tests.sh.
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
 libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
-groff-base mandoc systemd prometheus"
+groff-base mandoc systemd prometheus cargo rustc"
 
 # The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,
 # which dmx_need_packages installs), so that every machine runs the same CLI
