@@ -70,6 +70,17 @@ auth_seen() {
 status_of() { # SOCK METHOD PATH
 	curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$2" --unix-socket "$1" "http://d$3"
 }
+# streaming FILE: wait (5 s at most) until a response's first bytes are in
+# FILE, so a signal sent next finds the stream open (a fixed sleep loses
+# that race on a loaded machine).
+streaming() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 inode() { stat -c %i "$1"; }
 gone() { # pid [tenths]
 	local i
@@ -111,7 +122,7 @@ INOC=$(inode "$CTL")
 curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=6000000" \
 	-o "$T/stream.out" &
 CURL=$!
-sleep 0.5
+streaming "$T/stream.out"
 serve "$T/b.log" --takeover
 B=$SERVE_PID
 wait_log "$T/b.log" 'msg="ready"'
@@ -154,7 +165,7 @@ check "takeover with no daemon running fails with a clear error" t_takeover_nobo
 curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=3000000" \
 	-o "$T/stream2.out" &
 CURL=$!
-sleep 0.3
+streaming "$T/stream2.out"
 kill -TERM "$B"
 t_sigterm_grace() {
 	wait "$CURL" && [ "$(stat -c %s "$T/stream2.out")" = 3000000 ] && gone "$B" 50 && wait "$B" &&
@@ -193,9 +204,9 @@ t_sighup() {
 check "SIGHUP reopens --log-file (after a rotation)" t_sighup
 
 curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=20000000" \
-	-o /dev/null &
+	-o "$T/stream3.out" &
 CURL=$!
-sleep 0.3
+streaming "$T/stream3.out"
 T0=$(date +%s%N)
 kill -TERM "$C"
 t_grace_cut() {
@@ -307,9 +318,9 @@ t_hup_while_draining() {
 	f=$SERVE_PID
 	wait_log "$T/f.log" 'msg="ready"' || return 1
 	curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=2000000" \
-		-o /dev/null &
+		-o "$T/stream4.out" &
 	local c=$!
-	sleep 0.3
+	streaming "$T/stream4.out"
 	kill -TERM "$f"
 	wait_log "$T/f.log" 'msg="stopping"' || return 1
 	mv "$T/f.log" "$T/f.log.1"

@@ -8,10 +8,11 @@
 # clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh;
 # groff-base and mandoc (man page lint) and systemd (systemd-analyze verify) for
 # tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh);
-# cargo and rustc (1.63) for bindings/rust/run-tests.sh.
+# cargo and rustc (1.63) for bindings/rust/run-tests.sh; procps for the ps that
+# dockerd runs for `docker top` and the unit's /bin/kill (not in a minimal install).
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
 libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
-groff-base mandoc systemd prometheus cargo rustc"
+groff-base mandoc systemd prometheus cargo rustc procps"
 
 # The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,
 # which dmx_need_packages installs), so that every machine runs the same CLI
