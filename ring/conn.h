@@ -2,8 +2,9 @@
  * conn.c: life cycle and dockmux's own error answers; conn_up.c: the request
  * direction (parse each head, swap in the token, frame bodies); conn_down.c:
  * the response direction (follow response framing, forward bytes verbatim,
- * bodies by splice). After an accepted upgrade both directions are raw splice
- * tunnels with half-close. A conn lives on its container's ring only.
+ * bodies by splice). After an accepted upgrade, or a daemon's hijack without
+ * one (attach, exec start), both directions are raw splice tunnels with
+ * half-close. A conn lives on its container's ring only.
  */
 #ifndef DMX_RING_CONN_H
 #define DMX_RING_CONN_H
@@ -22,8 +23,9 @@ enum conn_req {
 	REQ_HEAD,        /* reading a request head */
 	REQ_BODY,        /* body_left bytes of Content-Length body */
 	REQ_CHUNKED,     /* chunked body, framed by http_chunked */
-	REQ_UPGRADE_WAIT,/* an upgrade request went up: wait for the daemon's verdict */
-	REQ_TUNNEL,      /* after an accepted upgrade: raw bytes */
+	REQ_UPGRADE_WAIT,/* a request that may upgrade or hijack went up (core/hijack.h):
+	                  * hold what follows unparsed until the daemon's verdict */
+	REQ_TUNNEL,      /* after an accepted upgrade or a hijack: raw bytes */
 	REQ_EOF,         /* client sent EOF; upstream write side shut */
 };
 
@@ -37,7 +39,7 @@ struct conn {
 	unsigned inflight;            /* SQEs in flight; freed only at 0 */
 	bool closing;
 	bool connected;
-	bool upgrade_after;           /* the current request upgrades the connection */
+	bool hijack_after;            /* the daemon may hijack after the current request */
 	bool up_busy, down_busy;      /* one op chain per direction at a time... */
 	bool down_sin_busy;           /* ...plus a daemon->pipe splice beside down_busy */
 	bool up_sin_busy;             /* ...and a client->pipe splice beside up_busy */
@@ -107,7 +109,7 @@ bool conn_pool_idle(const struct conn *c);
 
 void conn_up_next(struct conn *c);
 void conn_up_complete(struct conn *c, enum ring_op op, int res);
-/* The daemon answered the pending upgrade: accepted (tunnel) or not. */
+/* The daemon answered the request that may hijack: it did (tunnel) or not. */
 void conn_up_upgrade_done(struct conn *c, bool accepted);
 
 struct conn_access;

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,6 +510,160 @@ Test(ring_conn, accepted_upgrade_tunnels_bytes_sent_with_the_head)
 	client_close(&c);
 	cr_assert_eq(upstream_request_count(fx.up), 1);
 	expect_token(0);
+}
+
+/* ---- hijacks without an upgrade (dockerd's 200 raw-stream) ---- */
+
+/* What a tenant types at a `cat` in the container: it looks like a request. */
+#define STDIN_LIKE_A_REQUEST "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* Bytes are buffered or arrive within ms (nothing is consumed). */
+static bool readable_within(struct client *c, int ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	return c->end > c->start || poll(&pfd, 1, ms) == 1;
+}
+
+/* Read exactly n tunnelled bytes, promptly; the token must not be among them. */
+static void expect_echo(struct client *c, const char *want, size_t n)
+{
+	char *got = malloc(n + 1);
+
+	cr_assert(readable_within(c, PROMPT_MS), "no echo of %zu bytes in time", n);
+	cr_assert_eq(client_read_exact(c, got, n), 0);
+	got[n] = '\0';
+	cr_assert(memcmp(got, want, n) == 0, "echo altered:\n%s", got);
+	cr_assert_null(memmem(got, n, TOKEN, strlen(TOKEN)), "the token came back:\n%s", got);
+	free(got);
+}
+
+/* Half-close the tunnel: exactly the upstream's goodbye follows (anything
+ * more would be a rewritten, token-carrying copy of what we sent). */
+static void expect_tunnel_end(struct client *c)
+{
+	char *rest;
+	size_t n;
+
+	cr_assert_eq(shutdown(c->fd, SHUT_WR), 0);
+	cr_assert_eq(client_read_to_eof(c, &rest, &n), 0);
+	cr_assert_null(memmem(rest, n, TOKEN, strlen(TOKEN)), "the token came back:\n%s", rest);
+	cr_assert_str_eq(rest, UPSTREAM_BYE);
+	free(rest);
+}
+
+Test(ring_conn, attach_without_upgrade_echoes_stdin_verbatim_and_never_the_token)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* An older client: no Upgrade; stdin follows the head at once. */
+	cr_assert_eq(client_sends(&c, "POST /v1.41/containers/box/attach?stream=1&stdin=1&stdout=1 "
+				   "HTTP/1.1\r\nHost: docker\r\n\r\n" STDIN_LIKE_A_REQUEST), 0);
+	expect_response(&c, &r, 200);
+	resp_free(&r);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	/* and again once the stream runs */
+	cr_assert_eq(client_sends(&c, STDIN_LIKE_A_REQUEST), 0);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	expect_tunnel_end(&c);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+Test(ring_conn, exec_start_without_upgrade_passes_typed_stdin_at_once)
+{
+	static const char body[] = "{\"Detach\":false,\"Tty\":false}";
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], head[256];
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	snprintf(head, sizeof(head), "POST /exec/e1/start HTTP/1.1\r\nHost: docker\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+	cr_assert_eq(client_sends(&c, head), 0);
+	cr_assert_eq(client_sends(&c, body), 0);
+	expect_response(&c, &r, 200);
+	resp_free(&r);
+	/* Keystrokes, not a request head: each must arrive as typed. */
+	cr_assert_eq(client_sends(&c, "l"), 0);
+	expect_echo(&c, "l", 1);
+	cr_assert_eq(client_sends(&c, "s -l\n"), 0);
+	expect_echo(&c, "s -l\n", 5);
+	cr_assert_eq(client_sends(&c, STDIN_LIKE_A_REQUEST), 0);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	expect_tunnel_end(&c);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+Test(ring_conn, attach_or_exec_start_answered_without_a_hijack_resume_pipelining)
+{
+	static const char body[] = "{\"Detach\":true,\"Tty\":false}";
+	static const char evil[] = "GET /_ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer evil\r\n\r\n";
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], head[256];
+	struct upstream_req q;
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* A detached exec start: 200 with a length, the connection stays HTTP. */
+	snprintf(head, sizeof(head), "POST /exec/e1/start HTTP/1.1\r\nHost: docker\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	cr_assert_eq(client_sends(&c, head), 0);
+	cr_assert_eq(client_sends(&c, evil), 0);
+	expect_response(&c, &r, 200);
+	cr_assert_eq(r.body_len, 0);
+	resp_free(&r);
+	expect_ok(&c, "OK");
+	/* An attach to a missing container: podman's 404 JSON, keep-alive. */
+	cr_assert_eq(client_sends(&c, "POST /containers/missing/attach?stream=1 HTTP/1.1\r\n"
+				   "Host: docker\r\n\r\n"), 0);
+	cr_assert_eq(client_sends(&c, evil), 0);
+	expect_response(&c, &r, 404);
+	resp_free(&r);
+	expect_ok(&c, "OK");
+	cr_assert_eq(upstream_request_count(fx.up), 4);
+	for (long i = 0; i < 4; i++)
+		expect_token(i);
+	cr_assert_eq(upstream_request_get(fx.up, 3, &q), 0);
+	cr_assert_str_eq(q.target, "/_ping");
+	upstream_request_deinit(&q);
+	client_close(&c);
+}
+
+Test(ring_conn, upgrade_header_alone_is_tunnelled_when_the_daemon_answers_101)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* dockerd's /grpc upgrades on "Upgrade: h2c" without "Connection: upgrade". */
+	cr_assert_eq(client_sends(&c, "POST /grpc HTTP/1.1\r\nHost: docker\r\nUpgrade: h2c\r\n\r\n"
+				   STDIN_LIKE_A_REQUEST), 0);
+	expect_response(&c, &r, 101);
+	resp_free(&r);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	expect_tunnel_end(&c);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
 }
 
 /* ---- pipelining ---- */

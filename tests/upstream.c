@@ -456,6 +456,41 @@ static bool path_is(const char *target, const char *path)
 	return strncmp(target, path, len) == 0 && (target[len] == '\0' || target[len] == '?');
 }
 
+/* "/v1.NN/<area>/ID/<verb>" or "/<area>/ID/<verb>" (query ignored): the
+ * routes dockerd hijacks. ID (one segment) into id. */
+static bool docker_route(const char *target, const char *area, const char *verb, char *id,
+			 size_t cap)
+{
+	const char *p = target, *slash, *end = target + strcspn(target, "?");
+	size_t alen = strlen(area), vlen = strlen(verb);
+
+	if (p[0] == '/' && p[1] == 'v' && p[2] >= '0' && p[2] <= '9')
+		p = strchr(p + 1, '/');
+	if (!p || p[0] != '/' || strncmp(p + 1, area, alen) != 0 || p[1 + alen] != '/')
+		return false;
+	p += alen + 2;
+	slash = memchr(p, '/', (size_t)(end - p));
+	if (!slash || slash == p || (size_t)(end - slash - 1) != vlen ||
+	    strncmp(slash + 1, verb, vlen) != 0 || (size_t)(slash - p) >= cap)
+		return false;
+	memcpy(id, p, (size_t)(slash - p));
+	id[slash - p] = '\0';
+	return true;
+}
+
+/* After a hijacking 200 (no Upgrade asked): the head dockerd writes by hand,
+ * then the same echo tunnel as after a 101. */
+static void hijack_200(int fd, struct rbuf *rb, const char *extra_headers)
+{
+	char head[512];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n%s\r\n",
+			 extra_headers);
+
+	if (send_all(fd, head, (size_t)n) == 0)
+		tunnel(fd, rb);
+}
+
 /* Serve one connection until it closes or asks to. */
 static void serve(struct upstream *u, struct uconn *c)
 {
@@ -466,7 +501,7 @@ static void serve(struct upstream *u, struct uconn *c)
 		struct upstream_req r;
 		struct body b = { 0 };
 		const char *end, *te, *cl;
-		char method[16], target[1024];
+		char method[16], target[1024], id[128];
 		bool close_after, upgrade;
 		int ret;
 
@@ -498,7 +533,10 @@ static void serve(struct upstream *u, struct uconn *c)
 			ret = 0;
 		}
 		r.body_len = b.len;
-		upgrade = req_has_token(&r, "Connection", "upgrade");
+		/* dockerd's BuildKit routes upgrade on the Upgrade header alone. */
+		upgrade = req_has_token(&r, "Connection", "upgrade") ||
+			  ((path_is(r.target, "/grpc") || path_is(r.target, "/session")) &&
+			   upstream_req_value(&r, "Upgrade"));
 		close_after = (u->flags & UPSTREAM_CLOSE_AFTER_RESPONSE) ||
 			      req_has_token(&r, "Connection", "close") ||
 			      strcmp(r.version, "HTTP/1.1") != 0;
@@ -514,6 +552,37 @@ static void serve(struct upstream *u, struct uconn *c)
 		 * with a length, and the connection stays HTTP. */
 		if (strcmp(method, "GET") == 0 && path_is(target, "/noupgrade"))
 			upgrade = false;
+		if (!upgrade && strcmp(method, "POST") == 0 &&
+		    docker_route(target, "containers", "attach", id, sizeof(id))) {
+			if (strcmp(id, "missing") == 0) {
+				static const char msg[] = "{\"message\":\"No such container: missing\"}\n";
+
+				ret = respond(fd, 404, "Not Found", "application/json", msg, strlen(msg),
+					      close_after);
+				free(b.data);
+				if (ret < 0 || close_after)
+					goto out;
+				continue;
+			}
+			free(b.data);
+			hijack_200(fd, &rb, "");
+			goto out;
+		}
+		if (!upgrade && strcmp(method, "POST") == 0 &&
+		    docker_route(target, "exec", "start", id, sizeof(id))) {
+			bool detach = b.data && memmem(b.data, b.len, "\"Detach\":true", 13);
+
+			if (detach) {
+				ret = respond(fd, 200, "OK", "text/plain", NULL, 0, close_after);
+				free(b.data);
+				if (ret < 0 || close_after)
+					goto out;
+				continue;
+			}
+			free(b.data);
+			hijack_200(fd, &rb, "Api-Version: 1.41\r\nOstype: linux\r\nServer: Docker/20.10\r\n");
+			goto out;
+		}
 		if (upgrade) {
 			static const char up[] =
 				"HTTP/1.1 101 UPGRADED\r\n"

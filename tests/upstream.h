@@ -12,8 +12,16 @@
  *   GET  /noupgrade    200 "no upgrade", even with "Connection: Upgrade" (a refused upgrade)
  *   GET  /garbage      a malformed response: two differing Content-Lengths, then
  *                      the connection stays open
- *   any request with "Connection: Upgrade": 101, then echoes raw bytes until
- *   EOF, then writes UPSTREAM_BYE and shuts its write side (half-close).
+ *   any request with "Connection: Upgrade" (or, to /grpc and /session, with
+ *   just an Upgrade header, as dockerd's BuildKit routes): 101, then echoes raw
+ *   bytes until EOF, then writes UPSTREAM_BYE and shuts its write side (half-close).
+ *   Without it, as dockerd answers older clients (an optional "/v1.NN" first):
+ *   POST /containers/missing/attach   404 JSON with a length, keep-alive (podman)
+ *   POST /containers/ID/attach        200, Content-Type application/vnd.docker.raw-stream,
+ *                                     no length, then the same echo tunnel
+ *   POST /exec/ID/start               body {"Detach":true}: 200 with Content-Length 0,
+ *                                     keep-alive; else 200 raw-stream plus the daemon's
+ *                                     own headers (dockerd copies them), then the echo
  */
 #ifndef DMX_TESTS_UPSTREAM_H
 #define DMX_TESTS_UPSTREAM_H
