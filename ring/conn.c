@@ -62,28 +62,6 @@ void conn_stat_error(struct conn *c)
 		c->ctr->stats.errors++;
 }
 
-/* Refuse a connection before allocating anything for it: a container that
- * floods its socket costs one small send and a close. */
-static void conn_refuse(struct ring *r, struct container *ctr, int cfd, int status,
-			const char *msg)
-{
-	char buf[CONN_ERR_CAP];
-	ssize_t n = http_error_format(status, msg, buf, sizeof(buf));
-
-	if (n > 0)
-		(void)send(cfd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	shutdown(cfd, SHUT_WR);
-	/* Read what already arrived (usually the request): closing with unread
-	 * input would turn our answer into ECONNRESET at the client. Bounded:
-	 * a flood just gets the reset. */
-	for (int i = 0; i < 16 && recv(cfd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
-	close(cfd);
-	ctr->stats.errors++;
-	ctr->stats.responses[status / 100]++;
-	ring_log(r, 6, "refused connection path=%s status=%d: %s", ctr->path, status, msg);
-}
-
 static bool conn_uid_allowed(const struct container *ctr, uid_t uid)
 {
 	if (ctr->nuids == 0)
@@ -105,6 +83,7 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		cred.uid = (uid_t)-1;
 	if (ctr->stats.conns_active >= r->cfg->max_conns) {
+		/* No conn and no buffers for it: conn_refuse.c answers alone. */
 		conn_refuse(r, ctr, cfd, 503, "dockmux: too many connections on this socket");
 		return;
 	}

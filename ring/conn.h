@@ -89,6 +89,13 @@ bool conn_quiet(const struct conn *c);
 /* Free closed conns whose SQEs have all completed. */
 void conn_reap(struct ring *r);
 
+/* conn_refuse.c: answer a connection over max_conns with status and msg
+ * (static) once its request head is in; takes fd (closed when done). */
+void conn_refuse(struct ring *r, struct container *ctr, int fd, int status, const char *msg);
+void conn_refusal_complete(struct conn_refusal *f, enum ring_op op, int res);
+/* The ring stops: end every refusal now (each is freed by its last CQE). */
+void conn_refusals_stop(struct ring *r);
+
 /* ---- internal to conn*.c ---- */
 #define CONN_DBUF_CAP RESP_MAX_HEAD   /* a response head must fit whole */
 #define CONN_SPLICE_MAX (1u << 30)

@@ -119,8 +119,11 @@ enum ring_op {
 	OP_CANCEL,
 	OP_FD_INSTALL,       /* handoff: a listener back as a process fd (ptr: cmd) */
 	OP_DRAIN_TICK,       /* while draining: close idle conns (ptr: NULL) */
+	OP_R_RECV,           /* a connection over max_conns (ptr: conn_refusal) */
+	OP_R_TIMEOUT,        /* linked to OP_R_RECV */
 	OP_MAX
 };
+_Static_assert(OP_MAX <= 32, "ring ops must fit the 5 tag bits");
 #define RING_OP_MASK 31u
 
 static inline uint64_t ring_tag(const void *ptr, enum ring_op op)
@@ -145,6 +148,7 @@ struct pipe_pair {
 };
 
 struct conn;
+struct conn_refusal;
 
 #define CTR_POOL 4
 
@@ -185,6 +189,8 @@ struct ring {
 	unsigned npipes;
 	unsigned nconns;              /* live conns, for the stop condition */
 	struct conn *reap_conns;      /* closed, freed once their SQEs are done */
+	struct conn_refusal *refusals;/* connections over max_conns being answered */
+	unsigned nrefusals;
 	struct container *reap_ctrs;
 	bool stopping;
 	bool draining;                /* RING_CMD_DRAIN: no accepts, idle conns closed */

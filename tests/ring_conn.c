@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,8 +380,9 @@ Test(ring_conn, connection_over_max_conns_gets_503_until_one_closes)
 		cr_assert_eq(client_sends(&c[i], REQ_PING), 0);
 		expect_ok(&c[i], "OK");   /* accepted and counted */
 	}
-	/* The refusal comes at accept: read, do not write first. */
+	/* The refusal answers the request, like any answer. */
 	client_connect(&extra, path);
+	cr_assert_eq(client_sends(&extra, REQ_PING), 0);
 	expect_error_then_eof(&extra, 503);
 	client_close(&extra);
 	s = stats_of("box");
@@ -401,6 +403,130 @@ Test(ring_conn, connection_over_max_conns_gets_503_until_one_closes)
 	}
 	STATS_EVENTUALLY("box", s, s.conns_active == 0);
 	cr_assert_eq(s.conns_active, 0);
+}
+
+/* One refused client of many at once: connect, wait delay_ms (a client
+ * that writes late, as Go's transport may after its dial), send a ping, read. */
+struct refused {
+	const char *path;
+	int delay_ms;
+	int send_ret, resp_ret, status, closed;
+	bool json;
+};
+
+static void *refused_client(void *arg)
+{
+	struct refused *f = arg;
+	struct client c;
+	struct resp r;
+
+	f->resp_ret = f->send_ret = -1;
+	if (client_open(&c, f->path) < 0)
+		return NULL;
+	sleep_ms(f->delay_ms);
+	f->send_ret = client_sends(&c, REQ_PING);
+	f->resp_ret = client_response(&c, &r);
+	if (f->resp_ret == 0) {
+		f->status = r.status;
+		f->json = r.body_len > 13 && strncmp(r.body, "{\"message\":\"", 12) == 0 &&
+			  strstr(r.head, "application/json");
+		resp_free(&r);
+		f->closed = client_wait_closed(&c, PROMPT_MS);
+	}
+	client_close(&c);
+	return NULL;
+}
+
+Test(ring_conn, every_client_over_max_conns_reads_a_whole_503_never_a_reset)
+{
+	enum { N = 4, K = 12 };
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client held[N];
+	struct refused f[K];
+	pthread_t t[K];
+	struct dmx_stats s;
+
+	fx_config(&cfg);
+	cfg.max_conns = N;
+	open_one(&cfg, path);
+	for (int i = 0; i < N; i++) {
+		client_connect(&held[i], path);
+		cr_assert_eq(client_sends(&held[i], REQ_PING), 0);
+		expect_ok(&held[i], "OK");
+	}
+	for (int i = 0; i < K; i++) {
+		f[i] = (struct refused){ .path = path, .delay_ms = (i % 4) * 30 };
+		cr_assert_eq(pthread_create(&t[i], NULL, refused_client, &f[i]), 0);
+	}
+	for (int i = 0; i < K; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(f[i].send_ret, 0, "client %d (delay %d ms): send %d (%s)", i,
+			     f[i].delay_ms, f[i].send_ret, strerror(-f[i].send_ret));
+		cr_assert_eq(f[i].resp_ret, 0, "client %d (delay %d ms): response %d (%s)", i,
+			     f[i].delay_ms, f[i].resp_ret, strerror(-f[i].resp_ret));
+		cr_assert_eq(f[i].status, 503, "client %d: %d", i, f[i].status);
+		cr_assert(f[i].json, "client %d: no JSON body", i);
+		cr_assert_eq(f[i].closed, 0, "client %d: no EOF after the 503", i);
+	}
+	s = stats_of("box");
+	cr_assert_eq(s.responses[5], K);
+	cr_assert_eq(s.errors, K);
+	cr_assert_eq(s.conns_active, N);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(client_sends(&held[i], REQ_PING), 0);
+		expect_ok(&held[i], "OK");
+		client_close(&held[i]);
+	}
+	cr_assert_eq(upstream_request_count(fx.up), 2 * N, "a refused request went up");
+}
+
+Test(ring_conn, refused_client_that_sends_nothing_gets_its_503_at_the_head_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client held, extra;
+	long t0, waited;
+
+	config_head_timeout(&cfg);
+	cfg.max_conns = 1;
+	open_one(&cfg, path);
+	client_connect(&held, path);
+	t0 = now_ms();
+	client_connect(&extra, path);
+	expect_error_then_eof(&extra, 503);
+	waited = now_ms() - t0;
+	cr_assert_geq(waited, HEAD_TIMEOUT_MS - 50, "503 after %ld ms", waited);
+	/* Read, not closed by the client: dockmux closes it after another
+	 * head timeout (a write then finds the socket gone). */
+	cr_assert_eq(client_sends(&extra, "x"), 0);
+	sleep_ms(2 * HEAD_TIMEOUT_MS + 200);
+	cr_assert_neq(client_sends(&extra, "x"), 0, "the refused connection is still open");
+	client_close(&extra);
+	client_close(&held);
+}
+
+Test(ring_conn, close_does_not_wait_for_a_refused_connection)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client held, extra;
+	long t0;
+
+	fx_config(&cfg);   /* head timeout 30 s */
+	cfg.max_conns = 1;
+	open_one(&cfg, path);
+	client_connect(&held, path);
+	cr_assert_eq(client_sends(&held, REQ_PING), 0);
+	expect_ok(&held, "OK");
+	client_connect(&extra, path);
+	sleep_ms(50);
+	t0 = now_ms();
+	dmx_close(fx.d);
+	fx.d = NULL;
+	cr_assert_lt(now_ms() - t0, PROMPT_MS, "dmx_close waited %ld ms", now_ms() - t0);
+	client_close(&extra);
+	client_close(&held);
 }
 
 /* ---- errors after earlier responses ---- */
