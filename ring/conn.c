@@ -223,6 +223,11 @@ void conn_close(struct conn *c)
 	shutdown(c->cfd, SHUT_RDWR);
 	sqe = conn_sqe(c, OP_CANCEL);
 	io_uring_prep_cancel_fd(sqe, c->cfd, IORING_ASYNC_CANCEL_ALL);
+	if (c->resp_timer) {
+		/* A timer names no fd: remove it by its tag. */
+		sqe = conn_sqe(c, OP_CANCEL);
+		io_uring_prep_timeout_remove(sqe, ring_tag(c, OP_RESP_TIMEOUT), 0);
+	}
 	if (c->ufd >= 0) {
 		if (conn_pool_put(c)) {
 			/* Idle means the only op on the daemon side is the down
@@ -318,11 +323,11 @@ void conn_fail(struct conn *c, int status, const char *msg)
 	c->failing = true;
 	conn_stat_error(c);
 	conn_stat_status(c, status);
-	/* Logged already if refused by conn_head_allowed; a 502 is the answer
-	 * to the oldest request sent; anything else to a request never read
-	 * whole (408, 431, 400). */
+	/* Logged already if refused by conn_head_allowed; a 502 or a 504 is
+	 * the answer to the oldest request sent; anything else to a request
+	 * never read whole (408, 431, 400). */
 	if (!c->access_refused) {
-		if (status == 502)
+		if (status == 502 || status == 504)
 			conn_access_done(c, status);
 		else
 			conn_access_own(c, status);
@@ -440,6 +445,9 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 		c->err_start += (uint32_t)res;
 		conn_err_next(c);
 		conn_drain_next(c);
+		return;
+	case OP_RESP_TIMEOUT:
+		conn_resp_timer_complete(c, res);
 		return;
 	case OP_HEAD_TIMEOUT:
 	case OP_C_POLLIN:

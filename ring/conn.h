@@ -57,6 +57,10 @@ struct conn {
 	uint64_t body_total;          /* bytes of the current chunked body, for max_body */
 	uint64_t head_deadline;       /* CLOCK_MONOTONIC ms; 0: no head under way */
 	struct __kernel_timespec head_ts;  /* read by the kernel at submit */
+	uint64_t resp_deadline;       /* CLOCK_MONOTONIC ms the daemon's next response must
+	                               * begin by; 0: none due (conn_down.c) */
+	struct __kernel_timespec resp_ts;
+	bool resp_timer;              /* an OP_RESP_TIMEOUT is in flight (at most one) */
 	struct ucred peer;            /* SO_PEERCRED at accept */
 	struct http_chunked chunked;
 	struct pipe_pair *up_pipe, *down_pipe;
@@ -112,6 +116,11 @@ void conn_err_next(struct conn *c);
 void conn_drain_next(struct conn *c);
 void conn_drain_complete(struct conn *c, int res);
 void conn_head_timer_start(struct conn *c);
+uint64_t conn_now_ms(void);          /* CLOCK_MONOTONIC */
+/* response_timeout_ms: the up side has sent everything so far; start timing
+ * the oldest response if the daemon owes one and has sent none of it. */
+void conn_resp_timer_check(struct conn *c);
+void conn_resp_timer_complete(struct conn *c, int res);
 bool conn_pool_idle(const struct conn *c);
 
 void conn_up_next(struct conn *c);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mimalloc.h>
@@ -39,14 +38,6 @@ struct conn_refusal {
 	char buf[CONN_REFUSE_BUF];          /* input (dropped), then the answer */
 } __attribute__((aligned(32)));
 
-static uint64_t refuse_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The old answer, for when no refusal object can be had: send, shut, read
  * what already arrived (closing with unread input resets the peer), close. */
 static void refuse_at_once(int fd, int status, const char *msg)
@@ -66,7 +57,7 @@ static void refuse_at_once(int fd, int status, const char *msg)
 static void refusal_recv(struct conn_refusal *f)
 {
 	struct io_uring_sqe *sqe = ring_sqe(f->ring);
-	uint64_t now = refuse_now_ms();
+	uint64_t now = conn_now_ms();
 	uint64_t left = f->deadline > now ? f->deadline - now : 1;
 
 	f->inflight += 2;
@@ -110,7 +101,7 @@ static void refusal_answer(struct conn_refusal *f)
 	}
 	shutdown(f->fd, SHUT_WR);
 	f->seen = 0;
-	f->deadline = refuse_now_ms() + f->ring->cfg->head_timeout_ms;
+	f->deadline = conn_now_ms() + f->ring->cfg->head_timeout_ms;
 }
 
 static void refusal_free(struct conn_refusal *f)
@@ -145,7 +136,7 @@ void conn_refuse(struct ring *r, struct container *ctr, int fd, int status, cons
 	f->fd = fd;
 	f->status = status;
 	f->msg = msg;
-	f->deadline = refuse_now_ms() + r->cfg->head_timeout_ms;
+	f->deadline = conn_now_ms() + r->cfg->head_timeout_ms;
 	f->next = r->refusals;
 	if (r->refusals)
 		r->refusals->prev = f;

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static uint64_t conn_now_ms(void)
+uint64_t conn_now_ms(void)
 {
 	struct timespec ts;
 
@@ -498,12 +498,14 @@ void conn_up_complete(struct conn *c, enum ring_op op, int res)
 		if (c->ctr)
 			c->ctr->stats.bytes_up += (uint64_t)res;
 		c->nbytes_up += (uint64_t)res;
+		conn_resp_timer_check(c);
 		break;
 	case OP_U_SPLICE_OUT:
 		c->up_pipe_len -= (uint32_t)res;
 		if (c->ctr)
 			c->ctr->stats.bytes_up += (uint64_t)res;
 		c->nbytes_up += (uint64_t)res;
+		conn_resp_timer_check(c);
 		break;
 	default:
 		break;

@@ -33,6 +33,7 @@ struct engine_cfg {
 	struct http_limits limits;
 	uint64_t max_body;            /* 0: unlimited */
 	unsigned head_timeout_ms;
+	unsigned response_timeout_ms; /* 0: none */
 	unsigned max_conns;           /* per container */
 	size_t in_cap, out_cap;       /* conn buffers, from limits.max_head */
 	dmx_log_fn log;
@@ -116,6 +117,7 @@ enum ring_op {
 	OP_U_RECV,           /* daemon -> dbuf (heads, chunked bodies) */
 	OP_D_SEND,           /* dbuf -> client */
 	OP_HEAD_TIMEOUT,     /* linked to a head recv */
+	OP_RESP_TIMEOUT,     /* response_timeout_ms: a plain timer, conn_down.c */
 	OP_CANCEL,
 	OP_FD_INSTALL,       /* handoff: a listener back as a process fd (ptr: cmd) */
 	OP_DRAIN_TICK,       /* while draining: close idle conns (ptr: NULL) */

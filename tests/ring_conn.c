@@ -220,6 +220,141 @@ Test(ring_conn, idle_tunnel_is_not_cut)
 	client_close(&c);
 }
 
+/* ---- response timeout (time to the daemon's first response byte) ---- */
+
+#define RESP_TIMEOUT_MS 300
+
+static void config_response_timeout(struct dmx_config *cfg)
+{
+	fx_config(cfg);
+	cfg->response_timeout_ms = RESP_TIMEOUT_MS;
+}
+
+Test(ring_conn, daemon_that_never_answers_gets_504_json_and_its_connection_closed)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct dmx_stats s;
+	struct client c;
+	long t0, waited;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	t0 = now_ms();
+	cr_assert_eq(client_sends(&c, "GET /hang HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_error_then_eof(&c, 504);
+	waited = now_ms() - t0;
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	cr_assert_geq(waited, RESP_TIMEOUT_MS - 50, "504 after %ld ms", waited);
+	cr_assert_lt(waited, RESP_TIMEOUT_MS + PROMPT_MS, "504 after %ld ms", waited);
+	client_close(&c);
+	/* The daemon side was closed, not parked in the pool. */
+	cr_assert(upstream_wait_idle(fx.up, PROMPT_MS), "the daemon connection stayed open");
+	STATS_EVENTUALLY("box", s, s.conns_active == 0);
+	cr_assert_eq(s.responses[5], 1);
+	cr_assert_eq(s.errors, 1);
+	ping(path);
+}
+
+Test(ring_conn, pipelined_request_after_an_answered_one_is_timed_from_that_answer)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET /slow?ms=200 HTTP/1.1\r\nHost: docker\r\n\r\n"
+				   "GET /hang HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_ok(&c, "OK");
+	expect_error_then_eof(&c, 504);
+	client_close(&c);
+}
+
+Test(ring_conn, answer_within_the_response_timeout_passes)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(client_sends(&c, "GET /slow?ms=150 HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+		expect_ok(&c, "OK");
+	}
+	/* idle between requests: no timer either */
+	cr_assert_eq(client_wait_closed(&c, 2 * RESP_TIMEOUT_MS), -ETIMEDOUT);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	client_close(&c);
+}
+
+Test(ring_conn, slow_stream_that_has_begun_is_never_cut_by_the_response_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* the head at once, then silence of 2.5x the timeout between chunks */
+	cr_assert_eq(client_sends(&c, "GET /trickle?n=3&ms=750 HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_response(&c, &r, 200);
+	cr_assert_str_eq(r.body, "tick\ntick\ntick\n");
+	resp_free(&r);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	client_close(&c);
+}
+
+Test(ring_conn, idle_tunnel_is_not_cut_by_the_response_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], buf[16];
+	struct client c;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	open_tunnel(&c, path);
+	cr_assert_eq(client_wait_closed(&c, 3 * RESP_TIMEOUT_MS), -ETIMEDOUT, "an idle tunnel was cut");
+	cr_assert_eq(client_sends(&c, "still here\n"), 0);
+	cr_assert_eq(client_read_exact(&c, buf, 11), 0, "no echo after the idle time");
+	cr_assert(memcmp(buf, "still here\n", 11) == 0);
+	client_close(&c);
+}
+
+Test(ring_conn, upload_still_in_progress_is_not_timed)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *body = pattern_buf(5000, 4);
+	struct client c;
+	struct resp r;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "POST /echo HTTP/1.1\r\nHost: docker\r\n"
+				   "Content-Length: 5000\r\n\r\n"), 0);
+	/* 1.25 s of upload, four times the timeout, in five pieces */
+	for (int i = 0; i < 5; i++) {
+		sleep_ms(250);
+		cr_assert_eq(client_send(&c, body + i * 1000, 1000), 0);
+	}
+	expect_response(&c, &r, 200);
+	cr_assert_eq(r.body_len, 5000);
+	cr_assert(memcmp(r.body, body, 5000) == 0);
+	resp_free(&r);
+	client_close(&c);
+	free(body);
+}
+
 /* ---- max_body ---- */
 
 static void config_max_body(struct dmx_config *cfg)

@@ -399,6 +399,23 @@ static int respond_big(int fd, uint64_t n, bool close_after)
 	return 0;
 }
 
+/* A stream: the head now, then n chunks ms apart, then the last chunk. */
+static int respond_trickle(int fd, uint64_t n, uint64_t ms)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	if (send_all(fd, head, strlen(head)) < 0)
+		return -EPIPE;
+	for (uint64_t i = 0; i < n; i++) {
+		nanosleep(&ts, NULL);
+		if (send_all(fd, "5\r\ntick\n\r\n", 10) < 0)
+			return -EPIPE;
+	}
+	return send_all(fd, "0\r\n\r\n", 5);
+}
+
 /* After a 101: echo until EOF, then say goodbye and half-close. */
 static void tunnel(int fd, struct rbuf *rb)
 {
@@ -612,6 +629,14 @@ static void serve(struct upstream *u, struct uconn *c)
 						  "Content-Length: 6\r\n\r\nhello!";
 
 			ret = send_all(fd, bad, strlen(bad));
+		} else if (strcmp(method, "GET") == 0 && path_is(target, "/slow")) {
+			struct timespec ts = { .tv_sec = (time_t)(query_u64(target, "ms") / 1000),
+					       .tv_nsec = (long)(query_u64(target, "ms") % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			ret = respond(fd, 200, "OK", "text/plain; charset=utf-8", "OK", 2, close_after);
+		} else if (strcmp(method, "GET") == 0 && path_is(target, "/trickle")) {
+			ret = respond_trickle(fd, query_u64(target, "n"), query_u64(target, "ms"));
 		} else if (path_is(target, "/hang")) {
 			free(b.data);
 			drain(fd, &rb);

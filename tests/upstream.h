@@ -9,6 +9,9 @@
  *   GET  /big?n=N      200, N bytes of upstream_pattern(0..N-1)
  *   POST /echo         200, the request body (decoded if chunked)
  *   GET  /hang         no answer; the server reads until the peer closes
+ *   GET  /slow?ms=M    200 "OK" after M ms of silence
+ *   GET  /trickle?n=N&ms=M  a chunked 200 head at once, then N chunks "tick\n"
+ *                      M ms apart (a stream, like logs -f), then its end
  *   GET  /noupgrade    200 "no upgrade", even with "Connection: Upgrade" (a refused upgrade)
  *   GET  /garbage      a malformed response: two differing Content-Lengths, then
  *                      the connection stays open

@@ -56,6 +56,7 @@ fn dmx_config_matches_c() {
             max_conns,
             access_log,
             access_userdata,
+            response_timeout_ms,
         }
     ));
 }
