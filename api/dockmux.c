@@ -132,6 +132,7 @@ static int dmx_engine_cfg(const struct dmx_config *cfg, struct engine_cfg *ec)
 	ec->max_body = cfg->max_body;
 	ec->head_timeout_ms = cfg->head_timeout_ms ? cfg->head_timeout_ms : 30000;
 	ec->max_conns = cfg->max_conns ? cfg->max_conns : 1024;
+	ec->response_timeout_ms = cfg->response_timeout_ms;
 	ec->in_cap = ec->limits.max_head;
 	ec->out_cap = ec->limits.max_head + DMX_TOKEN_MAX + 512;
 	ec->log = cfg->log;

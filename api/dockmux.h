@@ -69,11 +69,19 @@ struct dmx_config {
 	unsigned    max_head;      /* longest request head; 0: 64 KiB, at most 1 MiB (over: 431) */
 	uint64_t    max_body;      /* longest request body; 0: unlimited (over: 413) */
 	unsigned    head_timeout_ms; /* a head must arrive within this; 0: 30000 (then 408).
-	                            * Bodies, responses and hijacked streams have no timeout. */
+	                            * Bodies and hijacked streams have no timeout; responses
+	                            * only response_timeout_ms below. */
 	unsigned    max_conns;     /* open connections per container; 0: 1024 (over: 503) */
 	dmx_access_fn access_log;  /* optional: one call per request (costs a clock read
 	                            * and a path normalisation per request) */
 	void       *access_userdata;
+	unsigned    response_timeout_ms; /* the daemon's first response byte must come within
+	                            * this of the request's last byte going up; 0: no limit
+	                            * (default). Over: 504, daemon connection closed. Never
+	                            * once a response has begun (logs -f, events, attach
+	                            * streams), nor while a request body is still going up.
+	                            * Set it above the slowest non-streaming call (a stop's
+	                            * grace period, a commit, an image resolve). */
 };
 
 /* Fill cfg with defaults (all fields as documented above, uid/gid -1). */

@@ -188,6 +188,7 @@ static const struct option serve_options[] = {
 	{ "max-head", required_argument, NULL, 'E' },
 	{ "max-body", required_argument, NULL, 'B' },
 	{ "head-timeout-ms", required_argument, NULL, 'T' },
+	{ "response-timeout-ms", required_argument, NULL, 'R' },
 	{ "max-conns", required_argument, NULL, 'C' },
 	{ "state", required_argument, NULL, 'S' },
 	{ "takeover", no_argument, NULL, 'K' },
@@ -345,6 +346,11 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 			if (parse_ulong(optarg, 10, 24ul * 3600 * 1000, &v) < 0)
 				return bad_usage("serve: --head-timeout-ms takes milliseconds (0: 30000)");
 			cfg.head_timeout_ms = (unsigned)v;
+			break;
+		case 'R':
+			if (parse_ulong(optarg, 10, 24ul * 3600 * 1000, &v) < 0)
+				return bad_usage("serve: --response-timeout-ms takes milliseconds (0: none)");
+			cfg.response_timeout_ms = (unsigned)v;
 			break;
 		case 'C':
 			if (parse_ulong(optarg, 10, 1u << 20, &v) < 0)

@@ -271,7 +271,7 @@ static enum http_parse head_fail(struct resp_head *h, const char *why)
 
 /* RFC 9112 §6.3, in its order; the caller's two special cases first. */
 static enum http_parse head_frame(struct resp_head *h, const struct framing *f,
-				  bool head_request, bool upgrade_request)
+				  bool head_request, bool hijack_request)
 {
 	/* §6.1: TE in an HTTP/1.0 message means faulty framing. */
 	if (f->has_te && h->minor == 0)
@@ -287,7 +287,7 @@ static enum http_parse head_frame(struct resp_head *h, const struct framing *f,
 			h->interim = true;
 			return HTTP_PARSE_DONE;
 		}
-		if (!upgrade_request)
+		if (!hijack_request)
 			return head_fail(h, "101 to a request without upgrade");
 		/* RFC 9110 §15.2.2: a 101 names the protocol switched to. */
 		if (h->minor == 0 || !f->has_upgrade)
@@ -295,9 +295,12 @@ static enum http_parse head_frame(struct resp_head *h, const struct framing *f,
 		h->body = RESP_BODY_TUNNEL;
 		return HTTP_PARSE_DONE;
 	}
-	/* Daemons older than the 101 answer an attach/exec upgrade with "200
-	 * OK", a stream media type and no length, then hijack the connection. */
-	if (upgrade_request && !head_request && h->status == 200 && f->docker_stream &&
+	/* dockerd and podman answer attach and exec start that asked for no
+	 * upgrade (older clients, raw API users) with "200 OK", a stream media
+	 * type and no length, then hijack the connection (daemons older than
+	 * the 101 always did). A Go server never sends a lengthless 200 and
+	 * keeps the connection, so this cannot hide a next response. */
+	if (hijack_request && !head_request && h->status == 200 && f->docker_stream &&
 	    !f->has_cl && !f->has_te) {
 		h->body = RESP_BODY_TUNNEL;
 		return HTTP_PARSE_DONE;
@@ -317,7 +320,7 @@ static enum http_parse head_frame(struct resp_head *h, const struct framing *f,
 
 /* buf[0..end) is a whole head, as head_scan found it. */
 static enum http_parse head_parse(const char *buf, size_t end, bool head_request,
-				  bool upgrade_request, struct resp_head *h)
+				  bool hijack_request, struct resp_head *h)
 {
 	struct framing f = { 0 };
 	size_t pos, eol, next;
@@ -343,11 +346,11 @@ static enum http_parse head_parse(const char *buf, size_t end, bool head_request
 			return head_fail(h, why);
 	}
 	h->head_len = end;
-	return head_frame(h, &f, head_request, upgrade_request);
+	return head_frame(h, &f, head_request, hijack_request);
 }
 
 enum http_parse resp_head_parse(const char *buf, size_t len, bool head_request,
-				bool upgrade_request, struct resp_head *out)
+				bool hijack_request, struct resp_head *out)
 {
 	size_t scan = 0, line_start = 0, end = 0;
 	const char *why = NULL;
@@ -359,7 +362,7 @@ enum http_parse resp_head_parse(const char *buf, size_t len, bool head_request,
 	}
 	if (e == 0)
 		return HTTP_PARSE_MORE;
-	return head_parse(buf, end, head_request, upgrade_request, out);
+	return head_parse(buf, end, head_request, hijack_request, out);
 }
 
 /* ---- tracker -------------------------------------------------------------- */
@@ -375,7 +378,7 @@ enum tracker_state {
 };
 
 #define REQ_HEAD 1u
-#define REQ_UPGRADE 2u
+#define REQ_HIJACK 2u
 
 void resp_tracker_init(struct resp_tracker *t)
 {
@@ -383,12 +386,12 @@ void resp_tracker_init(struct resp_tracker *t)
 	t->state = TR_HEAD;
 }
 
-int resp_tracker_push(struct resp_tracker *t, bool head_request, bool upgrade_request)
+int resp_tracker_push(struct resp_tracker *t, bool head_request, bool hijack_request)
 {
 	if (t->count == RESP_TRACK_FIFO)
 		return -ENOBUFS;
 	t->fifo[(t->first + t->count) % RESP_TRACK_FIFO] =
-		(uint8_t)((head_request ? REQ_HEAD : 0) | (upgrade_request ? REQ_UPGRADE : 0));
+		(uint8_t)((head_request ? REQ_HEAD : 0) | (hijack_request ? REQ_HIJACK : 0));
 	t->count++;
 	return 0;
 }
@@ -463,7 +466,7 @@ static enum head_step tracker_head(struct resp_tracker *t, const char *buf, size
 		return HEAD_ERROR;
 	}
 	t->scan = t->line_start = 0;
-	if (head_parse(buf, end, req & REQ_HEAD, req & REQ_UPGRADE, &t->last) != HTTP_PARSE_DONE) {
+	if (head_parse(buf, end, req & REQ_HEAD, req & REQ_HIJACK, &t->last) != HTTP_PARSE_DONE) {
 		tracker_fail(t, t->last.error);
 		return HEAD_ERROR;
 	}

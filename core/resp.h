@@ -38,15 +38,17 @@ struct resp_head {
 };
 
 /* Parse a response head at buf[0..len). head_request: the request was HEAD;
- * upgrade_request: it asked for an upgrade. Stateless: call again with the
+ * hijack_request: the daemon may hijack after it (core/hijack.h: an upgrade
+ * asked for, an Upgrade header, or attach/exec start). Stateless: call again with the
  * whole buffer when more bytes arrive (MORE only while len < RESP_MAX_HEAD and
  * the bytes so far can start a response). On MORE the other fields of *out are
  * unspecified. Lines may end in CRLF or a bare LF; anything that frames the
  * body ambiguously is an error. Body (RFC 9112 §6.3), first match wins:
- *   101: TUNNEL if upgrade_request and an Upgrade header, else error
+ *   101: TUNNEL if hijack_request and an Upgrade header, else error
  *   other 1xx: interim, NONE
- *   200 to upgrade_request, Content-Type application/vnd.docker.raw-stream or
- *     .multiplexed-stream, no CL/TE: TUNNEL (old daemons hijack after a 200)
+ *   200 to hijack_request, Content-Type application/vnd.docker.raw-stream or
+ *     .multiplexed-stream, no CL/TE: TUNNEL (dockerd and podman hijack after a
+ *     200 when no upgrade was asked for; old daemons always did)
  *   HEAD, 204, 304: NONE
  *   Transfer-Encoding: CHUNKED if chunked is last, else UNTIL_CLOSE
  *   Content-Length: LENGTH (identical repeats allowed, lists and differing values not)
@@ -55,7 +57,7 @@ struct resp_head {
  * before a colon, bare CR or control characters, a version other than 1.0/1.1,
  * more than RESP_MAX_HEADERS header lines or RESP_MAX_HEAD bytes. */
 enum http_parse resp_head_parse(const char *buf, size_t len, bool head_request,
-				bool upgrade_request, struct resp_head *out);
+				bool hijack_request, struct resp_head *out);
 
 /* ---- response stream tracker ----------------------------------------------
  * Follows one upstream connection's response stream, pipelined or not, and
@@ -127,9 +129,9 @@ struct resp_tracker {
 
 void resp_tracker_init(struct resp_tracker *t);
 
-/* A request was forwarded upstream: push its flags. 0, or -ENOBUFS when
- * RESP_TRACK_FIFO are already outstanding. */
-int resp_tracker_push(struct resp_tracker *t, bool head_request, bool upgrade_request);
+/* A request was forwarded upstream: push its flags (as resp_head_parse's).
+ * 0, or -ENOBUFS when RESP_TRACK_FIFO are already outstanding. */
+int resp_tracker_push(struct resp_tracker *t, bool head_request, bool hijack_request);
 unsigned resp_tracker_outstanding(const struct resp_tracker *t);
 
 enum resp_next resp_tracker_next(const struct resp_tracker *t);

@@ -62,28 +62,6 @@ void conn_stat_error(struct conn *c)
 		c->ctr->stats.errors++;
 }
 
-/* Refuse a connection before allocating anything for it: a container that
- * floods its socket costs one small send and a close. */
-static void conn_refuse(struct ring *r, struct container *ctr, int cfd, int status,
-			const char *msg)
-{
-	char buf[CONN_ERR_CAP];
-	ssize_t n = http_error_format(status, msg, buf, sizeof(buf));
-
-	if (n > 0)
-		(void)send(cfd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	shutdown(cfd, SHUT_WR);
-	/* Read what already arrived (usually the request): closing with unread
-	 * input would turn our answer into ECONNRESET at the client. Bounded:
-	 * a flood just gets the reset. */
-	for (int i = 0; i < 16 && recv(cfd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
-	close(cfd);
-	ctr->stats.errors++;
-	ctr->stats.responses[status / 100]++;
-	ring_log(r, 6, "refused connection path=%s status=%d: %s", ctr->path, status, msg);
-}
-
 static bool conn_uid_allowed(const struct container *ctr, uid_t uid)
 {
 	if (ctr->nuids == 0)
@@ -105,6 +83,7 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		cred.uid = (uid_t)-1;
 	if (ctr->stats.conns_active >= r->cfg->max_conns) {
+		/* No conn and no buffers for it: conn_refuse.c answers alone. */
 		conn_refuse(r, ctr, cfd, 503, "dockmux: too many connections on this socket");
 		return;
 	}
@@ -244,6 +223,11 @@ void conn_close(struct conn *c)
 	shutdown(c->cfd, SHUT_RDWR);
 	sqe = conn_sqe(c, OP_CANCEL);
 	io_uring_prep_cancel_fd(sqe, c->cfd, IORING_ASYNC_CANCEL_ALL);
+	if (c->resp_timer) {
+		/* A timer names no fd: remove it by its tag. */
+		sqe = conn_sqe(c, OP_CANCEL);
+		io_uring_prep_timeout_remove(sqe, ring_tag(c, OP_RESP_TIMEOUT), 0);
+	}
 	if (c->ufd >= 0) {
 		if (conn_pool_put(c)) {
 			/* Idle means the only op on the daemon side is the down
@@ -339,11 +323,11 @@ void conn_fail(struct conn *c, int status, const char *msg)
 	c->failing = true;
 	conn_stat_error(c);
 	conn_stat_status(c, status);
-	/* Logged already if refused by conn_head_allowed; a 502 is the answer
-	 * to the oldest request sent; anything else to a request never read
-	 * whole (408, 431, 400). */
+	/* Logged already if refused by conn_head_allowed; a 502 or a 504 is
+	 * the answer to the oldest request sent; anything else to a request
+	 * never read whole (408, 431, 400). */
 	if (!c->access_refused) {
-		if (status == 502)
+		if (status == 502 || status == 504)
 			conn_access_done(c, status);
 		else
 			conn_access_own(c, status);
@@ -461,6 +445,9 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 		c->err_start += (uint32_t)res;
 		conn_err_next(c);
 		conn_drain_next(c);
+		return;
+	case OP_RESP_TIMEOUT:
+		conn_resp_timer_complete(c, res);
 		return;
 	case OP_HEAD_TIMEOUT:
 	case OP_C_POLLIN:

@@ -2,8 +2,9 @@
  * conn.c: life cycle and dockmux's own error answers; conn_up.c: the request
  * direction (parse each head, swap in the token, frame bodies); conn_down.c:
  * the response direction (follow response framing, forward bytes verbatim,
- * bodies by splice). After an accepted upgrade both directions are raw splice
- * tunnels with half-close. A conn lives on its container's ring only.
+ * bodies by splice). After an accepted upgrade, or a daemon's hijack without
+ * one (attach, exec start), both directions are raw splice tunnels with
+ * half-close. A conn lives on its container's ring only.
  */
 #ifndef DMX_RING_CONN_H
 #define DMX_RING_CONN_H
@@ -22,8 +23,9 @@ enum conn_req {
 	REQ_HEAD,        /* reading a request head */
 	REQ_BODY,        /* body_left bytes of Content-Length body */
 	REQ_CHUNKED,     /* chunked body, framed by http_chunked */
-	REQ_UPGRADE_WAIT,/* an upgrade request went up: wait for the daemon's verdict */
-	REQ_TUNNEL,      /* after an accepted upgrade: raw bytes */
+	REQ_UPGRADE_WAIT,/* a request that may upgrade or hijack went up (core/hijack.h):
+	                  * hold what follows unparsed until the daemon's verdict */
+	REQ_TUNNEL,      /* after an accepted upgrade or a hijack: raw bytes */
 	REQ_EOF,         /* client sent EOF; upstream write side shut */
 };
 
@@ -37,7 +39,7 @@ struct conn {
 	unsigned inflight;            /* SQEs in flight; freed only at 0 */
 	bool closing;
 	bool connected;
-	bool upgrade_after;           /* the current request upgrades the connection */
+	bool hijack_after;            /* the daemon may hijack after the current request */
 	bool up_busy, down_busy;      /* one op chain per direction at a time... */
 	bool down_sin_busy;           /* ...plus a daemon->pipe splice beside down_busy */
 	bool up_sin_busy;             /* ...and a client->pipe splice beside up_busy */
@@ -55,6 +57,10 @@ struct conn {
 	uint64_t body_total;          /* bytes of the current chunked body, for max_body */
 	uint64_t head_deadline;       /* CLOCK_MONOTONIC ms; 0: no head under way */
 	struct __kernel_timespec head_ts;  /* read by the kernel at submit */
+	uint64_t resp_deadline;       /* CLOCK_MONOTONIC ms the daemon's next response must
+	                               * begin by; 0: none due (conn_down.c) */
+	struct __kernel_timespec resp_ts;
+	bool resp_timer;              /* an OP_RESP_TIMEOUT is in flight (at most one) */
 	struct ucred peer;            /* SO_PEERCRED at accept */
 	struct http_chunked chunked;
 	struct pipe_pair *up_pipe, *down_pipe;
@@ -87,6 +93,13 @@ bool conn_quiet(const struct conn *c);
 /* Free closed conns whose SQEs have all completed. */
 void conn_reap(struct ring *r);
 
+/* conn_refuse.c: answer a connection over max_conns with status and msg
+ * (static) once its request head is in; takes fd (closed when done). */
+void conn_refuse(struct ring *r, struct container *ctr, int fd, int status, const char *msg);
+void conn_refusal_complete(struct conn_refusal *f, enum ring_op op, int res);
+/* The ring stops: end every refusal now (each is freed by its last CQE). */
+void conn_refusals_stop(struct ring *r);
+
 /* ---- internal to conn*.c ---- */
 #define CONN_DBUF_CAP RESP_MAX_HEAD   /* a response head must fit whole */
 #define CONN_SPLICE_MAX (1u << 30)
@@ -103,11 +116,16 @@ void conn_err_next(struct conn *c);
 void conn_drain_next(struct conn *c);
 void conn_drain_complete(struct conn *c, int res);
 void conn_head_timer_start(struct conn *c);
+uint64_t conn_now_ms(void);          /* CLOCK_MONOTONIC */
+/* response_timeout_ms: the up side has sent everything so far; start timing
+ * the oldest response if the daemon owes one and has sent none of it. */
+void conn_resp_timer_check(struct conn *c);
+void conn_resp_timer_complete(struct conn *c, int res);
 bool conn_pool_idle(const struct conn *c);
 
 void conn_up_next(struct conn *c);
 void conn_up_complete(struct conn *c, enum ring_op op, int res);
-/* The daemon answered the pending upgrade: accepted (tunnel) or not. */
+/* The daemon answered the request that may hijack: it did (tunnel) or not. */
 void conn_up_upgrade_done(struct conn *c, bool accepted);
 
 struct conn_access;

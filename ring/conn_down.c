@@ -4,7 +4,8 @@
  * chunked bodies pass through dbuf by recv/send (no io-wq hop for small
  * answers); Content-Length and until-close bodies go by splice with the exact
  * length left, so the next response's head is never swallowed into the pipe.
- * After an accepted upgrade everything is a raw splice tunnel.
+ * After an accepted upgrade everything is a raw splice tunnel. The optional
+ * response timeout (time to the first byte of a response owed) lives here.
  */
 #include "conn.h"
 
@@ -13,10 +14,78 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* ---- response timeout ----
+ * One plain IORING_OP_TIMEOUT per conn at most, at an absolute deadline. The
+ * deadline moves by plain stores (set when the up side has sent everything
+ * and a response is owed with none of it seen, cleared by any daemon byte);
+ * a timer that fires early re-arms for the rest. So a keep-alive connection
+ * costs at most one timer per response_timeout_ms, and none when it is off. */
+
+/* The oldest outstanding response has not begun: not a byte of it seen. */
+static bool conn_resp_owed(const struct conn *c)
+{
+	return c->connected && !c->failing && !c->down_tunnel && !c->down_eof &&
+	       resp_tracker_next(&c->track) == RESP_NEXT_HEAD &&
+	       resp_tracker_head_need(&c->track) == 1 && c->d_fed == c->d_end;
+}
+
+static void conn_resp_timer_arm(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->resp_timer)
+		return;   /* it fires at or before the deadline and re-arms */
+	c->resp_timer = true;
+	c->resp_ts.tv_sec = (long long)(c->resp_deadline / 1000);
+	c->resp_ts.tv_nsec = (long long)(c->resp_deadline % 1000) * 1000000;
+	sqe = conn_sqe(c, OP_RESP_TIMEOUT);
+	io_uring_prep_timeout(sqe, &c->resp_ts, 0, IORING_TIMEOUT_ABS);
+}
+
+void conn_resp_timer_check(struct conn *c)
+{
+	unsigned ms = c->ring->cfg->response_timeout_ms;
+
+	/* Measured from the request's last byte: never during an upload. */
+	if (!ms || c->closing || c->resp_deadline || c->out_start != c->out_end ||
+	    c->up_pipe_len || c->req == REQ_BODY || c->req == REQ_CHUNKED || !conn_resp_owed(c))
+		return;
+	c->resp_deadline = conn_now_ms() + ms;
+	conn_resp_timer_arm(c);
+}
+
+void conn_resp_timer_complete(struct conn *c, int res)
+{
+	uint64_t now;
+
+	(void)res;   /* -ETIME, or -ECANCELED from conn_close */
+	c->resp_timer = false;
+	if (c->closing || !c->resp_deadline)
+		return;
+	now = conn_now_ms();
+	if (now < c->resp_deadline) {
+		conn_resp_timer_arm(c);
+		return;
+	}
+	c->resp_deadline = 0;
+	if (!conn_resp_owed(c))
+		return;
+	ring_log(c->ring, 4, "daemon sent no response in %u ms path=%s",
+		 c->ring->cfg->response_timeout_ms, c->ctr ? c->ctr->path : "-");
+	/* Our answer replaces the daemon's: its connection must never serve
+	 * again (a late answer would be taken for the next request's). */
+	c->up_dead = true;
+	shutdown(c->ufd, SHUT_RDWR);
+	conn_fail(c, 504, "dockmux: the Docker daemon did not answer in time");
+}
+
 static void conn_down_status(struct conn *c, int status)
 {
 	conn_stat_status(c, status);
 	conn_access_done(c, status);
+	/* The next response owed is timed from the end of this one. */
+	c->resp_deadline = 0;
+	conn_resp_timer_check(c);
 	/* A response ended: a blocked request direction may go on. */
 	if (c->req == REQ_UPGRADE_WAIT && resp_tracker_outstanding(&c->track) == 0)
 		conn_up_upgrade_done(c, false);
@@ -230,6 +299,8 @@ void conn_down_complete(struct conn *c, enum ring_op op, int res)
 	case OP_U_RECV:
 		if (res == 0)
 			c->down_eof = true;
+		else
+			c->resp_deadline = 0;   /* a response has begun */
 		c->d_end += (uint32_t)res;
 		c->d_partial = false;
 		break;
@@ -238,6 +309,7 @@ void conn_down_complete(struct conn *c, enum ring_op op, int res)
 			c->down_eof = true;
 			break;
 		}
+		c->resp_deadline = 0;
 		c->down_pipe_len += (uint32_t)res;
 		if (c->down_tunnel)
 			break;

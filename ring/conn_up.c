@@ -1,10 +1,13 @@
 /* ring/conn_up.c: the request direction, container -> daemon. Parses each
  * head strictly, refuses what the policy or limits forbid, re-serialises the
  * head with the container's token, and frames the body so the next head starts
- * at the right byte. Bodies of CONN_SPLICE_MIN and more go by splice. After an
- * upgrade request nothing more is forwarded until the daemon has answered it.
+ * at the right byte. Bodies of CONN_SPLICE_MIN and more go by splice. After a
+ * request the daemon may hijack (an upgrade, or attach and exec start without
+ * one) nothing more is parsed or forwarded until the daemon has answered it.
  */
 #include "conn.h"
+
+#include "hijack.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,7 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static uint64_t conn_now_ms(void)
+uint64_t conn_now_ms(void)
 {
 	struct timespec ts;
 
@@ -57,10 +60,12 @@ static void conn_recv_head(struct conn *c)
 
 static void conn_body_done(struct conn *c)
 {
-	/* Nothing after an upgrade request is forwarded before the daemon has
-	 * accepted it: a refused upgrade must not turn the rest of the
-	 * connection into an unparsed tunnel (that would smuggle requests). */
-	c->req = c->upgrade_after ? REQ_UPGRADE_WAIT : REQ_HEAD;
+	/* Nothing after a request that may hijack is parsed or forwarded
+	 * before the daemon's head says what it did. Parsed too early, stdin
+	 * would be rewritten with the token and echoed back by a `cat`; turned
+	 * into a tunnel too early, a refused upgrade would smuggle unparsed
+	 * requests past the token swap and the policy. */
+	c->req = c->hijack_after ? REQ_UPGRADE_WAIT : REQ_HEAD;
 }
 
 void conn_up_upgrade_done(struct conn *c, bool accepted)
@@ -81,14 +86,14 @@ static bool conn_up_blocked(const struct conn *c)
 
 static void conn_head_done(struct conn *c, const struct http_head *h)
 {
-	c->upgrade_after = h->upgrade;
+	c->hijack_after = hijack_request_may(c->in + c->in_start, h);
 	c->body_total = 0;
 	conn_head_timer_stop(c);
 	conn_access_push(c, c->in + c->in_start + h->method.off, h->method.len,
 			 c->in + c->in_start + h->target.off, h->target.len);
 	/* Cannot fail: conn_up_blocked() kept us from parsing with a full FIFO. */
 	(void)resp_tracker_push(&c->track, http_name_is(c->in + c->in_start, h->method, "HEAD", 4),
-				h->upgrade);
+				c->hijack_after);
 	if (c->ctr)
 		c->ctr->stats.requests++;
 	switch (h->body) {
@@ -493,12 +498,14 @@ void conn_up_complete(struct conn *c, enum ring_op op, int res)
 		if (c->ctr)
 			c->ctr->stats.bytes_up += (uint64_t)res;
 		c->nbytes_up += (uint64_t)res;
+		conn_resp_timer_check(c);
 		break;
 	case OP_U_SPLICE_OUT:
 		c->up_pipe_len -= (uint32_t)res;
 		if (c->ctr)
 			c->ctr->stats.bytes_up += (uint64_t)res;
 		c->nbytes_up += (uint64_t)res;
+		conn_resp_timer_check(c);
 		break;
 	default:
 		break;

@@ -308,6 +308,7 @@ static void ring_stop(struct ring *r)
 	for (struct container *ctr = r->reap_ctrs; ctr; ctr = ctr->reap_next)
 		while (ctr->conns)
 			conn_close(ctr->conns);
+	conn_refusals_stop(r);
 }
 
 static void ring_reply(struct ring *r, struct ring_cmd *cmd)
@@ -392,6 +393,10 @@ static void ring_dispatch(struct ring *r, struct io_uring_cqe *cqe)
 			container_accept_arm(ctr);
 		break;
 	}
+	case OP_R_RECV:
+	case OP_R_TIMEOUT:
+		conn_refusal_complete(ptr, op, cqe->res);
+		break;
 	case OP_REPLY:
 	case OP_SENT:
 	case OP_MAX:
@@ -499,7 +504,7 @@ void *ring_main(void *arg)
 		conn_reap(r);
 		ring_reap_containers(r);
 		if (r->stopping && r->ctab.count == 0 && !r->reap_ctrs && !r->reap_conns &&
-		    r->nconns == 0)
+		    r->nconns == 0 && !r->refusals)
 			break;
 	}
 	/* Flush the last replies (the STOP answer) before the ring goes away. */

@@ -33,6 +33,7 @@ struct engine_cfg {
 	struct http_limits limits;
 	uint64_t max_body;            /* 0: unlimited */
 	unsigned head_timeout_ms;
+	unsigned response_timeout_ms; /* 0: none */
 	unsigned max_conns;           /* per container */
 	size_t in_cap, out_cap;       /* conn buffers, from limits.max_head */
 	dmx_log_fn log;
@@ -116,11 +117,15 @@ enum ring_op {
 	OP_U_RECV,           /* daemon -> dbuf (heads, chunked bodies) */
 	OP_D_SEND,           /* dbuf -> client */
 	OP_HEAD_TIMEOUT,     /* linked to a head recv */
+	OP_RESP_TIMEOUT,     /* response_timeout_ms: a plain timer, conn_down.c */
 	OP_CANCEL,
 	OP_FD_INSTALL,       /* handoff: a listener back as a process fd (ptr: cmd) */
 	OP_DRAIN_TICK,       /* while draining: close idle conns (ptr: NULL) */
+	OP_R_RECV,           /* a connection over max_conns (ptr: conn_refusal) */
+	OP_R_TIMEOUT,        /* linked to OP_R_RECV */
 	OP_MAX
 };
+_Static_assert(OP_MAX <= 32, "ring ops must fit the 5 tag bits");
 #define RING_OP_MASK 31u
 
 static inline uint64_t ring_tag(const void *ptr, enum ring_op op)
@@ -145,6 +150,7 @@ struct pipe_pair {
 };
 
 struct conn;
+struct conn_refusal;
 
 #define CTR_POOL 4
 
@@ -185,6 +191,8 @@ struct ring {
 	unsigned npipes;
 	unsigned nconns;              /* live conns, for the stop condition */
 	struct conn *reap_conns;      /* closed, freed once their SQEs are done */
+	struct conn_refusal *refusals;/* connections over max_conns being answered */
+	unsigned nrefusals;
 	struct container *reap_ctrs;
 	bool stopping;
 	bool draining;                /* RING_CMD_DRAIN: no accepts, idle conns closed */

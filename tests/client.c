@@ -338,7 +338,7 @@ static int client_line(struct client *c, char *line, size_t cap)
  * EOF. A 101 has no body: the bytes after its head stay in the buffer. */
 int client_response(struct client *c, struct resp *r)
 {
-	char val[64];
+	char val[64], ctype[96];
 	const char *cl, *te;
 	size_t head_len;
 	char *end;
@@ -369,6 +369,12 @@ int client_response(struct client *c, struct resp *r)
 		return 0;
 	te = resp_header(r, "Transfer-Encoding", val, sizeof(val));
 	cl = resp_header(r, "Content-Length", val, sizeof(val));
+	/* dockerd's hijack without an upgrade: a 200 with a stream type and no
+	 * length; what follows is the raw stream (left in the buffer). */
+	if (r->status == 200 && !te && !cl &&
+	    resp_header(r, "Content-Type", ctype, sizeof(ctype)) &&
+	    strstr(ctype, "application/vnd.docker."))
+		return 0;
 	if (te && strcasestr(te, "chunked")) {
 		char line[256];
 

@@ -93,7 +93,8 @@ int client_read_to_eof(struct client *c, char **out, size_t *len);
  * or 1 when data arrived instead. */
 int client_wait_closed(struct client *c, int timeout_ms);
 /* Read one response: head, then a body framed by Content-Length, chunked or
- * EOF. A 101 has no body: the bytes after its head stay in the buffer. */
+ * EOF. A 101, or a 200 with a docker stream type and no length (a hijack
+ * without upgrade), has no body: the bytes after its head stay in the buffer. */
 int client_response(struct client *c, struct resp *r);
 void expect_response(struct client *c, struct resp *r, int status);
 

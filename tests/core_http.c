@@ -766,7 +766,7 @@ Test(http, error_format_has_status_text_and_json_body)
 		{ 400, "Bad Request" }, { 403, "Forbidden" }, { 404, "Not Found" },
 		{ 413, "Content Too Large" }, { 431, "Request Header Fields Too Large" },
 		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
-		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
 		{ 505, "HTTP Version Not Supported" }, { 418, "Error" }, { 599, "Error" },
 	};
 	char out[512];

@@ -70,10 +70,44 @@
 		 "Server: Docker/20.10.24 (linux)\r\n" \
 		 "\r\n"
 
-/* The same request to a daemon that hijacks with a 200. */
+/* The same request to a daemon that hijacks with a 200: what dockerd's
+ * postContainersAttach writes when the request had no Upgrade header. */
 #define HIJACK_200 "HTTP/1.1 200 OK\r\n" \
 		   "Content-Type: application/vnd.docker.raw-stream\r\n" \
 		   "\r\n"
+
+/* POST /exec/{id}/start without Upgrade: dockerd copies the headers its
+ * middleware set (postContainerExecStart) after its hand-written line. */
+#define EXEC_HIJACK_200 "HTTP/1.1 200 OK\r\n" \
+			"Content-Type: application/vnd.docker.raw-stream\r\n" \
+			"Api-Version: 1.41\r\n" \
+			"Docker-Experimental: false\r\n" \
+			"Ostype: linux\r\n" \
+			"Server: Docker/20.10.24 (linux)\r\n" \
+			"\r\n"
+
+/* podman (writeHijackHeader) for a non-tty attach or exec at API >= 1.42. */
+#define PODMAN_HIJACK_200 "HTTP/1.1 200 OK\r\n" \
+			  "Content-Type: application/vnd.docker.multiplexed-stream\r\n" \
+			  "\r\n"
+
+/* podman's 101 names the media type where the protocol belongs (its
+ * format arguments are swapped): still a 101 with an Upgrade header. */
+#define PODMAN_UPGRADED "HTTP/1.1 101 UPGRADED\r\n" \
+			"Content-Type: tcp\r\n" \
+			"Connection: Upgrade\r\n" \
+			"Upgrade: application/vnd.docker.multiplexed-stream\r\n" \
+			"\r\n"
+
+/* dockerd's attach to a missing container: it writes the error by hand on
+ * the hijacked connection, with the stream type and no length, then closes. */
+#define ATTACH_MISSING "HTTP/1.1 404 Not Found\r\n" \
+		       "Content-Type: application/vnd.docker.raw-stream\r\n" \
+		       "\r\n" \
+		       "No such container: web\r\n"
+
+/* POST /exec/{id}/start with {"Detach":true}: the handler writes nothing. */
+#define EXEC_DETACHED "HTTP/1.1 200 OK\r\n" DOCKERD_HDRS "Content-Length: 0\r\n\r\n"
 
 static const char event_start[] =
 	"{\"status\":\"start\",\"id\":\"4f5e1c2b9a7d\",\"from\":\"alpine:3.19\","
@@ -217,6 +251,23 @@ static const struct head_case head_cases[] = {
 	OK("404 declines an upgrade",
 	   "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 45\r\n\r\n", 0,
 	   false, true, 404, RESP_BODY_LENGTH, 45, false, false),
+	/* hijacks of attach and exec start without an upgrade asked for */
+	OK("dockerd exec start hijack with its own headers", EXEC_HIJACK_200 "# ", 2,
+	   false, true, 200, RESP_BODY_TUNNEL, 0, false, false),
+	OK("podman multiplexed hijack", PODMAN_HIJACK_200, 0,
+	   false, true, 200, RESP_BODY_TUNNEL, 0, false, false),
+	OK("podman 101 with its swapped values", PODMAN_UPGRADED, 0,
+	   false, true, 101, RESP_BODY_TUNNEL, 0, false, false),
+	OK("dockerd attach to a missing container reads until close", ATTACH_MISSING, 24,
+	   false, true, 404, RESP_BODY_UNTIL_CLOSE, 0, false, false),
+	OK("dockerd detached exec start is a plain empty 200", EXEC_DETACHED, 0,
+	   false, true, 200, RESP_BODY_LENGTH, 0, false, false),
+	OK("200 raw-stream to HEAD is no hijack", HIJACK_200, 0,
+	   true, true, 200, RESP_BODY_NONE, 0, false, false),
+	OK("200 raw-stream chunked is a stream, no hijack",
+	   "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+	   "Transfer-Encoding: chunked\r\n\r\n", 0,
+	   false, true, 200, RESP_BODY_CHUNKED, 0, false, false),
 	/* dockerd */
 	OK("dockerd ping", PING "OK", 2, false, false, 200, RESP_BODY_LENGTH, 2, false, false),
 	OK("dockerd start", STARTED, 0, false, false, 204, RESP_BODY_NONE, 0, false, false),
@@ -650,6 +701,41 @@ Test(resp, old_daemon_200_hijack_tunnels)
 		assert_events(&run, want, 2);
 	}
 	free(b.p);
+}
+
+/* A detached exec start, then a request pipelined behind it: the tracker
+ * says END for the empty 200 (the engine then parses what it held). */
+Test(resp, detached_exec_start_ends_and_the_next_response_follows)
+{
+	const struct req reqs[] = { { .upgrade = true }, { 0 } };
+	struct bytes b = { 0 };
+	struct run run;
+
+	put(&b, EXEC_DETACHED);
+	put(&b, PING "OK");
+	{
+		const struct ev want[] = {
+			{ RESP_TRACK_END, sizeof(EXEC_DETACHED) - 1, 200 },
+			{ RESP_TRACK_END, sizeof(EXEC_DETACHED) - 1 + sizeof(PING) + 1, 200 },
+		};
+
+		drive_all(&run, b.p, b.len, reqs, 2, false);
+		assert_events(&run, want, 2);
+	}
+	cr_assert_eq(run.outstanding, 0);
+	free(b.p);
+}
+
+Test(resp, podman_multiplexed_hijack_tunnels_at_head_end)
+{
+	static const char s[] = PODMAN_HIJACK_200 "\x01\0\0\0\0\0\0\x06hello\n";
+	const struct req reqs[] = { { .upgrade = true } };
+	const struct ev want[] = { { RESP_TRACK_TUNNEL, sizeof(PODMAN_HIJACK_200) - 1, 200 } };
+	struct run run;
+
+	drive_all(&run, s, sizeof(s) - 1, reqs, 1, true);
+	assert_events(&run, want, 1);
+	cr_assert_eq(run.outstanding, 0);
 }
 
 Test(resp, tunnel_stays_a_tunnel)

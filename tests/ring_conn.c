@@ -7,6 +7,8 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,141 @@ Test(ring_conn, idle_tunnel_is_not_cut)
 	client_close(&c);
 }
 
+/* ---- response timeout (time to the daemon's first response byte) ---- */
+
+#define RESP_TIMEOUT_MS 300
+
+static void config_response_timeout(struct dmx_config *cfg)
+{
+	fx_config(cfg);
+	cfg->response_timeout_ms = RESP_TIMEOUT_MS;
+}
+
+Test(ring_conn, daemon_that_never_answers_gets_504_json_and_its_connection_closed)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct dmx_stats s;
+	struct client c;
+	long t0, waited;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	t0 = now_ms();
+	cr_assert_eq(client_sends(&c, "GET /hang HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_error_then_eof(&c, 504);
+	waited = now_ms() - t0;
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	cr_assert_geq(waited, RESP_TIMEOUT_MS - 50, "504 after %ld ms", waited);
+	cr_assert_lt(waited, RESP_TIMEOUT_MS + PROMPT_MS, "504 after %ld ms", waited);
+	client_close(&c);
+	/* The daemon side was closed, not parked in the pool. */
+	cr_assert(upstream_wait_idle(fx.up, PROMPT_MS), "the daemon connection stayed open");
+	STATS_EVENTUALLY("box", s, s.conns_active == 0);
+	cr_assert_eq(s.responses[5], 1);
+	cr_assert_eq(s.errors, 1);
+	ping(path);
+}
+
+Test(ring_conn, pipelined_request_after_an_answered_one_is_timed_from_that_answer)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "GET /slow?ms=200 HTTP/1.1\r\nHost: docker\r\n\r\n"
+				   "GET /hang HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_ok(&c, "OK");
+	expect_error_then_eof(&c, 504);
+	client_close(&c);
+}
+
+Test(ring_conn, answer_within_the_response_timeout_passes)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(client_sends(&c, "GET /slow?ms=150 HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+		expect_ok(&c, "OK");
+	}
+	/* idle between requests: no timer either */
+	cr_assert_eq(client_wait_closed(&c, 2 * RESP_TIMEOUT_MS), -ETIMEDOUT);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	client_close(&c);
+}
+
+Test(ring_conn, slow_stream_that_has_begun_is_never_cut_by_the_response_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* the head at once, then silence of 2.5x the timeout between chunks */
+	cr_assert_eq(client_sends(&c, "GET /trickle?n=3&ms=750 HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	expect_response(&c, &r, 200);
+	cr_assert_str_eq(r.body, "tick\ntick\ntick\n");
+	resp_free(&r);
+	cr_assert_eq(client_sends(&c, REQ_PING), 0);
+	expect_ok(&c, "OK");
+	client_close(&c);
+}
+
+Test(ring_conn, idle_tunnel_is_not_cut_by_the_response_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], buf[16];
+	struct client c;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	open_tunnel(&c, path);
+	cr_assert_eq(client_wait_closed(&c, 3 * RESP_TIMEOUT_MS), -ETIMEDOUT, "an idle tunnel was cut");
+	cr_assert_eq(client_sends(&c, "still here\n"), 0);
+	cr_assert_eq(client_read_exact(&c, buf, 11), 0, "no echo after the idle time");
+	cr_assert(memcmp(buf, "still here\n", 11) == 0);
+	client_close(&c);
+}
+
+Test(ring_conn, upload_still_in_progress_is_not_timed)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	char *body = pattern_buf(5000, 4);
+	struct client c;
+	struct resp r;
+
+	config_response_timeout(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	cr_assert_eq(client_sends(&c, "POST /echo HTTP/1.1\r\nHost: docker\r\n"
+				   "Content-Length: 5000\r\n\r\n"), 0);
+	/* 1.25 s of upload, four times the timeout, in five pieces */
+	for (int i = 0; i < 5; i++) {
+		sleep_ms(250);
+		cr_assert_eq(client_send(&c, body + i * 1000, 1000), 0);
+	}
+	expect_response(&c, &r, 200);
+	cr_assert_eq(r.body_len, 5000);
+	cr_assert(memcmp(r.body, body, 5000) == 0);
+	resp_free(&r);
+	client_close(&c);
+	free(body);
+}
+
 /* ---- max_body ---- */
 
 static void config_max_body(struct dmx_config *cfg)
@@ -378,8 +515,9 @@ Test(ring_conn, connection_over_max_conns_gets_503_until_one_closes)
 		cr_assert_eq(client_sends(&c[i], REQ_PING), 0);
 		expect_ok(&c[i], "OK");   /* accepted and counted */
 	}
-	/* The refusal comes at accept: read, do not write first. */
+	/* The refusal answers the request, like any answer. */
 	client_connect(&extra, path);
+	cr_assert_eq(client_sends(&extra, REQ_PING), 0);
 	expect_error_then_eof(&extra, 503);
 	client_close(&extra);
 	s = stats_of("box");
@@ -400,6 +538,130 @@ Test(ring_conn, connection_over_max_conns_gets_503_until_one_closes)
 	}
 	STATS_EVENTUALLY("box", s, s.conns_active == 0);
 	cr_assert_eq(s.conns_active, 0);
+}
+
+/* One refused client of many at once: connect, wait delay_ms (a client
+ * that writes late, as Go's transport may after its dial), send a ping, read. */
+struct refused {
+	const char *path;
+	int delay_ms;
+	int send_ret, resp_ret, status, closed;
+	bool json;
+};
+
+static void *refused_client(void *arg)
+{
+	struct refused *f = arg;
+	struct client c;
+	struct resp r;
+
+	f->resp_ret = f->send_ret = -1;
+	if (client_open(&c, f->path) < 0)
+		return NULL;
+	sleep_ms(f->delay_ms);
+	f->send_ret = client_sends(&c, REQ_PING);
+	f->resp_ret = client_response(&c, &r);
+	if (f->resp_ret == 0) {
+		f->status = r.status;
+		f->json = r.body_len > 13 && strncmp(r.body, "{\"message\":\"", 12) == 0 &&
+			  strstr(r.head, "application/json");
+		resp_free(&r);
+		f->closed = client_wait_closed(&c, PROMPT_MS);
+	}
+	client_close(&c);
+	return NULL;
+}
+
+Test(ring_conn, every_client_over_max_conns_reads_a_whole_503_never_a_reset)
+{
+	enum { N = 4, K = 12 };
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client held[N];
+	struct refused f[K];
+	pthread_t t[K];
+	struct dmx_stats s;
+
+	fx_config(&cfg);
+	cfg.max_conns = N;
+	open_one(&cfg, path);
+	for (int i = 0; i < N; i++) {
+		client_connect(&held[i], path);
+		cr_assert_eq(client_sends(&held[i], REQ_PING), 0);
+		expect_ok(&held[i], "OK");
+	}
+	for (int i = 0; i < K; i++) {
+		f[i] = (struct refused){ .path = path, .delay_ms = (i % 4) * 30 };
+		cr_assert_eq(pthread_create(&t[i], NULL, refused_client, &f[i]), 0);
+	}
+	for (int i = 0; i < K; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(f[i].send_ret, 0, "client %d (delay %d ms): send %d (%s)", i,
+			     f[i].delay_ms, f[i].send_ret, strerror(-f[i].send_ret));
+		cr_assert_eq(f[i].resp_ret, 0, "client %d (delay %d ms): response %d (%s)", i,
+			     f[i].delay_ms, f[i].resp_ret, strerror(-f[i].resp_ret));
+		cr_assert_eq(f[i].status, 503, "client %d: %d", i, f[i].status);
+		cr_assert(f[i].json, "client %d: no JSON body", i);
+		cr_assert_eq(f[i].closed, 0, "client %d: no EOF after the 503", i);
+	}
+	s = stats_of("box");
+	cr_assert_eq(s.responses[5], K);
+	cr_assert_eq(s.errors, K);
+	cr_assert_eq(s.conns_active, N);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(client_sends(&held[i], REQ_PING), 0);
+		expect_ok(&held[i], "OK");
+		client_close(&held[i]);
+	}
+	cr_assert_eq(upstream_request_count(fx.up), 2 * N, "a refused request went up");
+}
+
+Test(ring_conn, refused_client_that_sends_nothing_gets_its_503_at_the_head_timeout)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client held, extra;
+	long t0, waited;
+
+	config_head_timeout(&cfg);
+	cfg.max_conns = 1;
+	open_one(&cfg, path);
+	client_connect(&held, path);
+	t0 = now_ms();
+	client_connect(&extra, path);
+	expect_error_then_eof(&extra, 503);
+	waited = now_ms() - t0;
+	cr_assert_geq(waited, HEAD_TIMEOUT_MS - 50, "503 after %ld ms", waited);
+	/* Read, not closed by the client: dockmux closes it after another
+	 * head timeout (a write then finds the socket gone). */
+	cr_assert_eq(client_sends(&extra, "x"), 0);
+	sleep_ms(2 * HEAD_TIMEOUT_MS + 200);
+	cr_assert_neq(client_sends(&extra, "x"), 0, "the refused connection is still open");
+	client_close(&extra);
+	client_close(&held);
+}
+
+Test(ring_conn, close_does_not_wait_for_a_refused_connection)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client held, extra;
+	long t0;
+
+	fx_config(&cfg);   /* head timeout 30 s */
+	cfg.max_conns = 1;
+	open_one(&cfg, path);
+	client_connect(&held, path);
+	cr_assert_eq(client_sends(&held, REQ_PING), 0);
+	expect_ok(&held, "OK");
+	client_connect(&extra, path);
+	sleep_ms(50);
+	t0 = now_ms();
+	dmx_close(fx.d);
+	fx.d = NULL;
+	cr_assert_lt(now_ms() - t0, PROMPT_MS, "dmx_close waited %ld ms", now_ms() - t0);
+	client_close(&extra);
+	client_close(&held);
 }
 
 /* ---- errors after earlier responses ---- */
@@ -509,6 +771,160 @@ Test(ring_conn, accepted_upgrade_tunnels_bytes_sent_with_the_head)
 	client_close(&c);
 	cr_assert_eq(upstream_request_count(fx.up), 1);
 	expect_token(0);
+}
+
+/* ---- hijacks without an upgrade (dockerd's 200 raw-stream) ---- */
+
+/* What a tenant types at a `cat` in the container: it looks like a request. */
+#define STDIN_LIKE_A_REQUEST "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* Bytes are buffered or arrive within ms (nothing is consumed). */
+static bool readable_within(struct client *c, int ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	return c->end > c->start || poll(&pfd, 1, ms) == 1;
+}
+
+/* Read exactly n tunnelled bytes, promptly; the token must not be among them. */
+static void expect_echo(struct client *c, const char *want, size_t n)
+{
+	char *got = malloc(n + 1);
+
+	cr_assert(readable_within(c, PROMPT_MS), "no echo of %zu bytes in time", n);
+	cr_assert_eq(client_read_exact(c, got, n), 0);
+	got[n] = '\0';
+	cr_assert(memcmp(got, want, n) == 0, "echo altered:\n%s", got);
+	cr_assert_null(memmem(got, n, TOKEN, strlen(TOKEN)), "the token came back:\n%s", got);
+	free(got);
+}
+
+/* Half-close the tunnel: exactly the upstream's goodbye follows (anything
+ * more would be a rewritten, token-carrying copy of what we sent). */
+static void expect_tunnel_end(struct client *c)
+{
+	char *rest;
+	size_t n;
+
+	cr_assert_eq(shutdown(c->fd, SHUT_WR), 0);
+	cr_assert_eq(client_read_to_eof(c, &rest, &n), 0);
+	cr_assert_null(memmem(rest, n, TOKEN, strlen(TOKEN)), "the token came back:\n%s", rest);
+	cr_assert_str_eq(rest, UPSTREAM_BYE);
+	free(rest);
+}
+
+Test(ring_conn, attach_without_upgrade_echoes_stdin_verbatim_and_never_the_token)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* An older client: no Upgrade; stdin follows the head at once. */
+	cr_assert_eq(client_sends(&c, "POST /v1.41/containers/box/attach?stream=1&stdin=1&stdout=1 "
+				   "HTTP/1.1\r\nHost: docker\r\n\r\n" STDIN_LIKE_A_REQUEST), 0);
+	expect_response(&c, &r, 200);
+	resp_free(&r);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	/* and again once the stream runs */
+	cr_assert_eq(client_sends(&c, STDIN_LIKE_A_REQUEST), 0);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	expect_tunnel_end(&c);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+Test(ring_conn, exec_start_without_upgrade_passes_typed_stdin_at_once)
+{
+	static const char body[] = "{\"Detach\":false,\"Tty\":false}";
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], head[256];
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	snprintf(head, sizeof(head), "POST /exec/e1/start HTTP/1.1\r\nHost: docker\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+	cr_assert_eq(client_sends(&c, head), 0);
+	cr_assert_eq(client_sends(&c, body), 0);
+	expect_response(&c, &r, 200);
+	resp_free(&r);
+	/* Keystrokes, not a request head: each must arrive as typed. */
+	cr_assert_eq(client_sends(&c, "l"), 0);
+	expect_echo(&c, "l", 1);
+	cr_assert_eq(client_sends(&c, "s -l\n"), 0);
+	expect_echo(&c, "s -l\n", 5);
+	cr_assert_eq(client_sends(&c, STDIN_LIKE_A_REQUEST), 0);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	expect_tunnel_end(&c);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
+	expect_token(0);
+}
+
+Test(ring_conn, attach_or_exec_start_answered_without_a_hijack_resume_pipelining)
+{
+	static const char body[] = "{\"Detach\":true,\"Tty\":false}";
+	static const char evil[] = "GET /_ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer evil\r\n\r\n";
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX], head[256];
+	struct upstream_req q;
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* A detached exec start: 200 with a length, the connection stays HTTP. */
+	snprintf(head, sizeof(head), "POST /exec/e1/start HTTP/1.1\r\nHost: docker\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	cr_assert_eq(client_sends(&c, head), 0);
+	cr_assert_eq(client_sends(&c, evil), 0);
+	expect_response(&c, &r, 200);
+	cr_assert_eq(r.body_len, 0);
+	resp_free(&r);
+	expect_ok(&c, "OK");
+	/* An attach to a missing container: podman's 404 JSON, keep-alive. */
+	cr_assert_eq(client_sends(&c, "POST /containers/missing/attach?stream=1 HTTP/1.1\r\n"
+				   "Host: docker\r\n\r\n"), 0);
+	cr_assert_eq(client_sends(&c, evil), 0);
+	expect_response(&c, &r, 404);
+	resp_free(&r);
+	expect_ok(&c, "OK");
+	cr_assert_eq(upstream_request_count(fx.up), 4);
+	for (long i = 0; i < 4; i++)
+		expect_token(i);
+	cr_assert_eq(upstream_request_get(fx.up, 3, &q), 0);
+	cr_assert_str_eq(q.target, "/_ping");
+	upstream_request_deinit(&q);
+	client_close(&c);
+}
+
+Test(ring_conn, upgrade_header_alone_is_tunnelled_when_the_daemon_answers_101)
+{
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+	struct client c;
+	struct resp r;
+
+	fx_config(&cfg);
+	open_one(&cfg, path);
+	client_connect(&c, path);
+	/* dockerd's /grpc upgrades on "Upgrade: h2c" without "Connection: upgrade". */
+	cr_assert_eq(client_sends(&c, "POST /grpc HTTP/1.1\r\nHost: docker\r\nUpgrade: h2c\r\n\r\n"
+				   STDIN_LIKE_A_REQUEST), 0);
+	expect_response(&c, &r, 101);
+	resp_free(&r);
+	expect_echo(&c, STDIN_LIKE_A_REQUEST, strlen(STDIN_LIKE_A_REQUEST));
+	expect_tunnel_end(&c);
+	client_close(&c);
+	cr_assert_eq(upstream_request_count(fx.up), 1);
 }
 
 /* ---- pipelining ---- */

@@ -399,6 +399,23 @@ static int respond_big(int fd, uint64_t n, bool close_after)
 	return 0;
 }
 
+/* A stream: the head now, then n chunks ms apart, then the last chunk. */
+static int respond_trickle(int fd, uint64_t n, uint64_t ms)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	if (send_all(fd, head, strlen(head)) < 0)
+		return -EPIPE;
+	for (uint64_t i = 0; i < n; i++) {
+		nanosleep(&ts, NULL);
+		if (send_all(fd, "5\r\ntick\n\r\n", 10) < 0)
+			return -EPIPE;
+	}
+	return send_all(fd, "0\r\n\r\n", 5);
+}
+
 /* After a 101: echo until EOF, then say goodbye and half-close. */
 static void tunnel(int fd, struct rbuf *rb)
 {
@@ -456,6 +473,41 @@ static bool path_is(const char *target, const char *path)
 	return strncmp(target, path, len) == 0 && (target[len] == '\0' || target[len] == '?');
 }
 
+/* "/v1.NN/<area>/ID/<verb>" or "/<area>/ID/<verb>" (query ignored): the
+ * routes dockerd hijacks. ID (one segment) into id. */
+static bool docker_route(const char *target, const char *area, const char *verb, char *id,
+			 size_t cap)
+{
+	const char *p = target, *slash, *end = target + strcspn(target, "?");
+	size_t alen = strlen(area), vlen = strlen(verb);
+
+	if (p[0] == '/' && p[1] == 'v' && p[2] >= '0' && p[2] <= '9')
+		p = strchr(p + 1, '/');
+	if (!p || p[0] != '/' || strncmp(p + 1, area, alen) != 0 || p[1 + alen] != '/')
+		return false;
+	p += alen + 2;
+	slash = memchr(p, '/', (size_t)(end - p));
+	if (!slash || slash == p || (size_t)(end - slash - 1) != vlen ||
+	    strncmp(slash + 1, verb, vlen) != 0 || (size_t)(slash - p) >= cap)
+		return false;
+	memcpy(id, p, (size_t)(slash - p));
+	id[slash - p] = '\0';
+	return true;
+}
+
+/* After a hijacking 200 (no Upgrade asked): the head dockerd writes by hand,
+ * then the same echo tunnel as after a 101. */
+static void hijack_200(int fd, struct rbuf *rb, const char *extra_headers)
+{
+	char head[512];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n%s\r\n",
+			 extra_headers);
+
+	if (send_all(fd, head, (size_t)n) == 0)
+		tunnel(fd, rb);
+}
+
 /* Serve one connection until it closes or asks to. */
 static void serve(struct upstream *u, struct uconn *c)
 {
@@ -466,7 +518,7 @@ static void serve(struct upstream *u, struct uconn *c)
 		struct upstream_req r;
 		struct body b = { 0 };
 		const char *end, *te, *cl;
-		char method[16], target[1024];
+		char method[16], target[1024], id[128];
 		bool close_after, upgrade;
 		int ret;
 
@@ -498,7 +550,10 @@ static void serve(struct upstream *u, struct uconn *c)
 			ret = 0;
 		}
 		r.body_len = b.len;
-		upgrade = req_has_token(&r, "Connection", "upgrade");
+		/* dockerd's BuildKit routes upgrade on the Upgrade header alone. */
+		upgrade = req_has_token(&r, "Connection", "upgrade") ||
+			  ((path_is(r.target, "/grpc") || path_is(r.target, "/session")) &&
+			   upstream_req_value(&r, "Upgrade"));
 		close_after = (u->flags & UPSTREAM_CLOSE_AFTER_RESPONSE) ||
 			      req_has_token(&r, "Connection", "close") ||
 			      strcmp(r.version, "HTTP/1.1") != 0;
@@ -514,6 +569,37 @@ static void serve(struct upstream *u, struct uconn *c)
 		 * with a length, and the connection stays HTTP. */
 		if (strcmp(method, "GET") == 0 && path_is(target, "/noupgrade"))
 			upgrade = false;
+		if (!upgrade && strcmp(method, "POST") == 0 &&
+		    docker_route(target, "containers", "attach", id, sizeof(id))) {
+			if (strcmp(id, "missing") == 0) {
+				static const char msg[] = "{\"message\":\"No such container: missing\"}\n";
+
+				ret = respond(fd, 404, "Not Found", "application/json", msg, strlen(msg),
+					      close_after);
+				free(b.data);
+				if (ret < 0 || close_after)
+					goto out;
+				continue;
+			}
+			free(b.data);
+			hijack_200(fd, &rb, "");
+			goto out;
+		}
+		if (!upgrade && strcmp(method, "POST") == 0 &&
+		    docker_route(target, "exec", "start", id, sizeof(id))) {
+			bool detach = b.data && memmem(b.data, b.len, "\"Detach\":true", 13);
+
+			if (detach) {
+				ret = respond(fd, 200, "OK", "text/plain", NULL, 0, close_after);
+				free(b.data);
+				if (ret < 0 || close_after)
+					goto out;
+				continue;
+			}
+			free(b.data);
+			hijack_200(fd, &rb, "Api-Version: 1.41\r\nOstype: linux\r\nServer: Docker/20.10\r\n");
+			goto out;
+		}
 		if (upgrade) {
 			static const char up[] =
 				"HTTP/1.1 101 UPGRADED\r\n"
@@ -543,6 +629,14 @@ static void serve(struct upstream *u, struct uconn *c)
 						  "Content-Length: 6\r\n\r\nhello!";
 
 			ret = send_all(fd, bad, strlen(bad));
+		} else if (strcmp(method, "GET") == 0 && path_is(target, "/slow")) {
+			struct timespec ts = { .tv_sec = (time_t)(query_u64(target, "ms") / 1000),
+					       .tv_nsec = (long)(query_u64(target, "ms") % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			ret = respond(fd, 200, "OK", "text/plain; charset=utf-8", "OK", 2, close_after);
+		} else if (strcmp(method, "GET") == 0 && path_is(target, "/trickle")) {
+			ret = respond_trickle(fd, query_u64(target, "n"), query_u64(target, "ms"));
 		} else if (path_is(target, "/hang")) {
 			free(b.data);
 			drain(fd, &rb);

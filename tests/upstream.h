@@ -9,11 +9,22 @@
  *   GET  /big?n=N      200, N bytes of upstream_pattern(0..N-1)
  *   POST /echo         200, the request body (decoded if chunked)
  *   GET  /hang         no answer; the server reads until the peer closes
+ *   GET  /slow?ms=M    200 "OK" after M ms of silence
+ *   GET  /trickle?n=N&ms=M  a chunked 200 head at once, then N chunks "tick\n"
+ *                      M ms apart (a stream, like logs -f), then its end
  *   GET  /noupgrade    200 "no upgrade", even with "Connection: Upgrade" (a refused upgrade)
  *   GET  /garbage      a malformed response: two differing Content-Lengths, then
  *                      the connection stays open
- *   any request with "Connection: Upgrade": 101, then echoes raw bytes until
- *   EOF, then writes UPSTREAM_BYE and shuts its write side (half-close).
+ *   any request with "Connection: Upgrade" (or, to /grpc and /session, with
+ *   just an Upgrade header, as dockerd's BuildKit routes): 101, then echoes raw
+ *   bytes until EOF, then writes UPSTREAM_BYE and shuts its write side (half-close).
+ *   Without it, as dockerd answers older clients (an optional "/v1.NN" first):
+ *   POST /containers/missing/attach   404 JSON with a length, keep-alive (podman)
+ *   POST /containers/ID/attach        200, Content-Type application/vnd.docker.raw-stream,
+ *                                     no length, then the same echo tunnel
+ *   POST /exec/ID/start               body {"Detach":true}: 200 with Content-Length 0,
+ *                                     keep-alive; else 200 raw-stream plus the daemon's
+ *                                     own headers (dockerd copies them), then the echo
  */
 #ifndef DMX_TESTS_UPSTREAM_H
 #define DMX_TESTS_UPSTREAM_H

@@ -223,6 +223,12 @@ dk run -d -i --name "$RUN-attach" $L "$IMAGE" sh -c 'read line; echo "got $line"
 expect "attach to a running container" "got ping" '{ echo ping; sleep 3; } | T=20 dk attach "$RUN-attach"'
 expect "run (no -d) returns the exit code" 3 \
 	'dk run --rm $L "$IMAGE" sh -c "exit 3" </dev/null; echo $?'
+# Older clients and raw API users attach and exec without an Upgrade header:
+# dockerd answers 200 raw-stream and hijacks. stdin that looks like a request
+# head must reach `cat` untouched (never token-injected, so never echoed with
+# the token), and keystrokes without a newline must arrive at once.
+check "attach and exec start without Upgrade: stdin verbatim, no token back" \
+	timeout -k 5 60 python3 "$(dirname "$0")/raw_hijack.py" "$SOCK" "$IMAGE" "$RUN" "${TOKEN1:-}"
 
 # ---------------------------------------------------------------- events
 ev=$W/events.txt

@@ -2,8 +2,11 @@
  * reads container bytes. Beyond "no crash", it checks properties: a parsed
  * head rewrites into a head that parses the same way, spans stay inside the
  * head, and the chunked framer gives the same verdict whole or byte by byte.
+ * The hijack verdict (core/hijack.c) must be the same for the head dockerd
+ * sees (the rewrite) as for the one it was judged on.
  * Build: clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
- *        -Icore core/http.c tests/fuzz/http_fuzz.c -o http_fuzz
+ *        -Icore core/http.c core/chunked.c core/policy.c core/hijack.c
+ *        tests/fuzz/http_fuzz.c -o http_fuzz
  */
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "chunked.h"
+#include "hijack.h"
 #include "http.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
@@ -94,6 +98,8 @@ static void fuzz_head(const char *buf, size_t len, const struct http_limits *lim
 		CHECK(h2.body != HTTP_BODY_LENGTH || h2.content_length == h.content_length);
 		CHECK(h2.upgrade == h.upgrade);
 		CHECK(h2.close == h.close);
+		CHECK(hijack_request_may(copy, &h2) == hijack_request_may(buf, &h));
+		CHECK(!h.upgrade || hijack_request_may(buf, &h));
 		for (unsigned i = 0; i < h2.nheaders; i++)
 			auth += http_name_is(copy, h2.headers[i].name, "authorization", 13);
 		CHECK(auth == 1);

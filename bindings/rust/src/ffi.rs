@@ -56,6 +56,7 @@ pub struct dmx_config {
     /// `dmx_access_fn` (not used by the safe API: always None).
     pub access_log: Option<unsafe extern "C" fn(userdata: *mut c_void, a: *const c_void)>,
     pub access_userdata: *mut c_void,
+    pub response_timeout_ms: c_uint,
 }
 
 #[repr(C)]

@@ -228,6 +228,7 @@ pub struct Config {
     max_body: u64,
     head_timeout_ms: u32,
     max_conns: u32,
+    response_timeout_ms: u32,
 }
 
 impl fmt::Debug for Config {
@@ -247,6 +248,7 @@ impl fmt::Debug for Config {
             .field("max_body", &self.max_body)
             .field("head_timeout_ms", &self.head_timeout_ms)
             .field("max_conns", &self.max_conns)
+            .field("response_timeout_ms", &self.response_timeout_ms)
             .finish()
     }
 }
@@ -320,6 +322,12 @@ impl Config {
     /// Open connections per container (0: 1024).
     pub fn max_conns(mut self, n: u32) -> Config {
         self.max_conns = n;
+        self
+    }
+    /// Time from a request's last byte to the daemon's first response
+    /// byte, in ms (0: no limit; then 504). Never cuts a stream that began.
+    pub fn response_timeout_ms(mut self, ms: u32) -> Config {
+        self.response_timeout_ms = ms;
         self
     }
 
@@ -467,6 +475,7 @@ impl Dockmux {
         cfg.max_body = config.max_body;
         cfg.head_timeout_ms = config.head_timeout_ms;
         cfg.max_conns = config.max_conns;
+        cfg.response_timeout_ms = config.response_timeout_ms;
 
         let mut raw = ptr::null_mut();
         // SAFETY: cfg and the strings it points to live across the call (the

@@ -72,6 +72,7 @@ fn dmx_config_matches_c() {
             max_conns,
             access_log,
             access_userdata,
+            response_timeout_ms,
         }
     ));
 }
