@@ -120,6 +120,38 @@ Test(policy, deny_rules_match_normalised_paths)
 	cr_assert_eq(request(path, "POST", "/v1.41/v1.40/containers/abc/exec", NULL, 0), 400);
 }
 
+Test(policy, methods_outside_dockerds_are_refused_before_the_rules)
+{
+	struct dmx_policy p = { .deny = "DELETE /containers/*" };
+	static const char *const refused[] = { "delete", "Delete", "PATCH", "BREW" };
+	char path[DMX_PATH_MAX], val[128];
+	struct client c;
+	struct resp r;
+
+	fx_open();
+	spawn_with("methods", &p, path);
+	cr_assert_eq(request(path, "DELETE", "/containers/x", NULL, 0), 403);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char req[128];
+
+		snprintf(req, sizeof(req), "%s /containers/x HTTP/1.1\r\nHost: docker\r\n\r\n",
+			 refused[i]);
+		client_connect(&c, path);
+		cr_assert_eq(client_sends(&c, req), 0);
+		expect_response(&c, &r, 405);
+		cr_assert(r.body && strstr(r.body, "{\"message\":\"method is not GET, HEAD"),
+			  "%s: %s", refused[i], r.body);
+		cr_assert_not_null(resp_header(&r, "Allow", val, sizeof(val)), "%s", refused[i]);
+		cr_assert_str_eq(val, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+		resp_free(&r);
+		cr_assert_eq(client_wait_closed(&c, PROMPT_MS), 0);
+		client_close(&c);
+	}
+	/* OPTIONS is dockerd's (CORS preflight on every path): forwarded. */
+	cr_assert_eq(request(path, "OPTIONS", "/containers/x", NULL, 0), 404);
+	cr_assert_eq(upstream_request_count(fx.up), 1, "a refused method reached the daemon");
+}
+
 Test(policy, denial_after_a_forwarded_request_keeps_order)
 {
 	struct dmx_policy p = { .read_only = 1 };

@@ -48,7 +48,8 @@ static void fuzz_head(const char *buf, size_t len, const struct http_limits *lim
 	}
 	if (r == HTTP_PARSE_ERROR) {
 		CHECK(h.reason && h.reason[0]);
-		CHECK(h.status == 400 || h.status == 431 || h.status == 501 || h.status == 505);
+		CHECK(h.status == 400 || h.status == 405 || h.status == 431 || h.status == 501 ||
+		      h.status == 505);
 		n = http_error_format(h.status, h.reason, out, sizeof(out));
 		CHECK(n > 0);
 		return;
