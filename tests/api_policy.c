@@ -191,6 +191,50 @@ Test(policy, bad_policies_are_refused_with_a_reason)
 	cr_assert_eq(access(path, F_OK), -1, "nothing was created");
 }
 
+Test(policy, policies_over_the_limits_are_refused_at_spawn_with_e2big)
+{
+	static char deny[80 * 12];
+	struct dmx_policy many = { .deny = deny };
+	struct dmx_policy lower = { .deny = "delete /images/**" };
+	char path[DMX_PATH_MAX];
+	const char *why = NULL;
+
+	fx_open();
+	deny[0] = '\0';
+	for (int i = 0; i < 65; i++)
+		strcat(deny, "GET /info;");
+	cr_assert_eq(dmx_policy_check(&many, &why), -E2BIG);
+	cr_assert_str_eq(why, "policy: more than 64 deny rules");
+	cr_assert_eq(dmx_spawn_policy(fx.d, "many", "tok", &many, path, sizeof(path)), -E2BIG);
+	cr_assert_eq(access(path, F_OK), -1, "nothing was created");
+	/* A rule for a method no request can have is a mistake, not a no-op. */
+	cr_assert_eq(dmx_policy_check(&lower, &why), -EINVAL);
+	cr_assert(strstr(why, "method is not GET, HEAD"), "%s", why);
+	/* 64 is fine. */
+	deny[strlen(deny) - strlen("GET /info;")] = '\0';
+	spawn_with("many", &many, path);
+	cr_assert_eq(request(path, "GET", "/info", NULL, 0), 403);
+}
+
+Test(policy, path_of_too_many_segments_gets_400_before_the_rules)
+{
+	struct dmx_policy p = { .deny = "POST /containers/**/exec" };
+	char path[DMX_PATH_MAX], msg[512];
+	static char target[2 * 300 + 32];
+	size_t n;
+
+	fx_open();
+	spawn_with("segs", &p, path);
+	n = (size_t)sprintf(target, "/containers");
+	for (int i = 0; i < 255; i++)
+		n += (size_t)sprintf(target + n, "/a");
+	cr_assert_eq(request(path, "POST", target, msg, sizeof(msg)), 404, "%s", msg);
+	strcat(target, "/exec");
+	cr_assert_eq(request(path, "POST", target, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "more than 256 segments"), "body: %s", msg);
+	cr_assert_eq(upstream_request_count(fx.up), 1, "the refused one reached the daemon");
+}
+
 Test(policy, respawn_replaces_the_policy)
 {
 	struct dmx_policy ro = { .read_only = 1 };
