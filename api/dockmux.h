@@ -110,9 +110,11 @@ struct dmx_policy {
 	                            * ping,version,info,events,system,containers,exec,images,
 	                            * build,networks,volumes,plugins,swarm,nodes,services,
 	                            * tasks,secrets,configs,distribution */
-	const char *deny;          /* NULL: none; else ';'-separated rules "[METHOD ]/path",
-	                            * where '*' matches one segment and a final '**' any
-	                            * rest (examples in README.md) */
+	const char *deny;          /* NULL: none; else at most 64 ';'-separated rules
+	                            * "[METHOD ]/path" (METHOD: GET HEAD POST PUT DELETE
+	                            * OPTIONS or '*'; a rule at most 512 bytes and 32
+	                            * segments), where '*' matches one segment and '**'
+	                            * zero or more, anywhere (examples in README.md) */
 	const uid_t *uids;         /* peers (SO_PEERCRED uid) allowed to connect; */
 	size_t      nuids;         /* 0: any */
 };
@@ -126,12 +128,13 @@ struct dmx_policy {
 int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t cap);
 
 /* dmx_spawn with a policy (NULL: none). On an existing key the policy is
- * replaced for new requests, like the token. -EINVAL names no reason: use
- * dmx_policy_check to get a message for a bad policy. */
+ * replaced for new requests, like the token. -EINVAL (malformed) and -E2BIG
+ * (over a limit) name no reason: use dmx_policy_check to get a message. */
 int dmx_spawn_policy(dmx *d, const char *key, const char *token, const struct dmx_policy *policy,
 		     char *path_out, size_t cap);
 
-/* Validate a policy without spawning: 0, or -EINVAL with a static message in *why. */
+/* Validate a policy without spawning: 0, or -EINVAL (malformed) or -E2BIG (more
+ * than 64 rules, a rule over 512 bytes or 32 segments) with a static message in *why. */
 int dmx_policy_check(const struct dmx_policy *policy, const char **why);
 
 /* Close the listener and every connection of key, unlink its socket, wipe its

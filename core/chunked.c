@@ -1,7 +1,8 @@
 /* core/chunked.c: incremental framer for chunked bodies (RFC 9112 §7.1),
  * requests and responses alike: it finds where a body ends so the next
  * message on the connection starts at the right byte, and rejects anything
- * two parsers could frame differently.
+ * two parsers could frame differently. A request's trailer fields are also
+ * judged by name, each line whole before any of it is let through.
  * The bytes pass through unchanged; this only counts and validates.
  */
 #include "chunked.h"
@@ -31,6 +32,20 @@ void http_chunked_init(struct http_chunked *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->state = CH_SIZE;
+}
+
+void http_chunked_init_request(struct http_chunked *c, const char *token_name, size_t token_len,
+			       size_t hold)
+{
+	http_chunked_init(c);
+	c->token_name = token_name;
+	c->token_len = token_name ? token_len : 0;
+	c->hold = hold < 3 ? 3 : hold;
+}
+
+const char *http_chunked_reason(const struct http_chunked *c)
+{
+	return c->reason ? c->reason : "malformed chunked body";
 }
 
 static int hex_value(unsigned char c)
@@ -152,10 +167,80 @@ static bool chunked_step(struct http_chunked *c, unsigned char b)
 	}
 }
 
+static bool ascii_ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* Trailer fields a container may not send. RFC 9110 §6.5.1: fields that
+ * frame, route or authenticate a message, modify the request or describe its
+ * content must be processed before the content, so none of them belongs in a
+ * trailer, and Go's net/http (dockerd) merges trailers into Request.Trailer
+ * where a handler or an authorization plugin could read them. Hop-by-hop
+ * fields (§7.6.1) are the connection's, never forwarded. The token header is
+ * dockmux's alone: the head's copy is stripped, a trailer copy is refused. */
+static const char *const trailer_forbidden[] = {
+	"authorization", "connection", "content-encoding", "content-length",
+	"content-range", "content-type", "expect", "host", "keep-alive",
+	"max-forwards", "range", "te", "trailer", "transfer-encoding", "upgrade",
+};
+
+static bool trailer_name_forbidden(const struct http_chunked *c, const char *name, size_t n)
+{
+	if (c->token_len && n == c->token_len && ascii_ieq(name, c->token_name, n))
+		return true;
+	/* Proxy-Authorization, Proxy-Authenticate, Proxy-Connection and any
+	 * other: a proxy's fields, never a daemon's. */
+	if (n >= 6 && ascii_ieq(name, "proxy-", 6))
+		return true;
+	for (size_t k = 0; k < sizeof(trailer_forbidden) / sizeof(trailer_forbidden[0]); k++)
+		if (n == strlen(trailer_forbidden[k]) && ascii_ieq(name, trailer_forbidden[k], n))
+			return true;
+	return false;
+}
+
+enum trailer_line { TL_OK, TL_HOLD, TL_ERROR };
+
+/* A request's trailer line starting at buf[0] (not the final CRLF): judged
+ * whole before any of it is used, so no byte of a refused field is forwarded
+ * even when the line arrives in pieces. On TL_OK *n is its length; on
+ * TL_ERROR the offset of the offending byte (0 for a refused name). */
+static enum trailer_line trailer_line(struct http_chunked *c, const char *buf, size_t len,
+				      size_t *n)
+{
+	size_t lim = len < c->hold ? len : c->hold;
+	const char *lf = memchr(buf, '\n', lim), *colon;
+
+	if (!lf) {
+		if (len < c->hold)
+			return TL_HOLD;
+		*n = c->hold - 1;   /* the byte that makes it too long */
+		c->reason = "chunked trailer line too long";
+		return TL_ERROR;
+	}
+	/* The byte checks and limits of the response framer, on the whole line. */
+	for (size_t i = 0; i <= (size_t)(lf - buf); i++)
+		if (!chunked_step(c, (unsigned char)buf[i])) {
+			*n = i;
+			return TL_ERROR;
+		}
+	colon = memchr(buf, ':', (size_t)(lf - buf));
+	if (trailer_name_forbidden(c, buf, (size_t)(colon - buf))) {
+		*n = 0;
+		c->reason = "chunked trailer field not allowed (token, framing or hop-by-hop)";
+		return TL_ERROR;
+	}
+	*n = (size_t)(lf - buf) + 1;
+	return TL_OK;
+}
+
 enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_t len,
 				  size_t *used)
 {
-	size_t i = 0;
+	size_t i = 0, n;
 
 	if (c->state == CH_DONE || c->state == CH_ERROR) {
 		*used = 0;
@@ -172,6 +257,20 @@ enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_
 			if (c->remaining == 0)
 				c->state = CH_DATA_CR;
 			continue;
+		}
+		if (c->hold && c->state == CH_TR_START && buf[i] != '\r') {
+			switch (trailer_line(c, buf + i, len - i, &n)) {
+			case TL_HOLD:
+				*used = i;
+				return HTTP_CHUNK_MORE;
+			case TL_ERROR:
+				c->state = CH_ERROR;
+				*used = i + n;
+				return HTTP_CHUNK_ERROR;
+			case TL_OK:
+				i += n;
+				continue;
+			}
 		}
 		if (!chunked_step(c, (unsigned char)buf[i])) {
 			c->state = CH_ERROR;

@@ -43,6 +43,18 @@ bool http_name_is(const char *buf, struct http_span name, const char *want, size
 	return name.len == want_len && ascii_ieq(buf + name.off, want, want_len);
 }
 
+bool http_method_known(const char *m, size_t len)
+{
+	/* One compare per length: this runs on every request. */
+	switch (len) {
+	case 3: return memcmp(m, "GET", 3) == 0 || memcmp(m, "PUT", 3) == 0;
+	case 4: return memcmp(m, "HEAD", 4) == 0 || memcmp(m, "POST", 4) == 0;
+	case 6: return memcmp(m, "DELETE", 6) == 0;
+	case 7: return memcmp(m, "OPTIONS", 7) == 0;
+	default: return false;
+	}
+}
+
 /* ---- head parser ---------------------------------------------------------- */
 
 struct parser {
@@ -145,6 +157,12 @@ static enum http_parse parse_request_line(struct parser *p, size_t pos, size_t e
 	if (b[i + 5] != '1' || b[i + 7] > '1')
 		return parse_fail(h, 505, "HTTP version not supported");
 	h->minor = b[i + 7] - '0';
+	/* Methods are case-sensitive (RFC 9110 §9.1): "delete" would pass a
+	 * DELETE rule, so what dockerd does not route is refused before the
+	 * policy. 405 + Allow (§15.5.6; dockerd says 404) names what every path
+	 * takes; 501 (§9.1's suggestion) stays for unsupported codings. */
+	if (!http_method_known(p->buf + h->method.off, h->method.len))
+		return parse_fail(h, 405, "method is not GET, HEAD, POST, PUT, DELETE or OPTIONS");
 	return HTTP_PARSE_DONE;
 }
 
@@ -535,6 +553,7 @@ static const char *status_text(int status)
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 431: return "Request Header Fields Too Large";
@@ -590,6 +609,8 @@ ssize_t http_error_format(int status, const char *msg, char *out, size_t cap)
 	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, status_text(status));
 	writer_str(&w, line);
 	writer_str(&w, "Content-Type: application/json\r\n");
+	if (status == 405)
+		writer_str(&w, "Allow: " HTTP_METHODS "\r\n");
 	snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
 	writer_str(&w, line);
 	writer_str(&w, "Connection: close\r\n\r\n");

@@ -67,12 +67,21 @@ void http_limits_default(struct http_limits *lim);
  * only returned while len < max_head, so a buffer of max_head bytes never
  * fills up without an answer. On MORE the contents of *out are unspecified.
  * Errors: 400 malformed or ambiguous framing (also Transfer-Encoding whose
- * final coding is not chunked, RFC 9112 §6.3), 431 a limit, 501 a transfer
- * coding other than chunked (RFC 9112 §6.1), 505 an HTTP version other than
- * 1.0/1.1. A head with several Host headers is a 400; a missing Host is left
- * to the daemon. Empty lines before the request line are skipped (§2.2). */
+ * final coding is not chunked, RFC 9112 §6.3), 405 a method other than
+ * HTTP_METHODS (http_method_known), 431 a limit, 501 a transfer coding other
+ * than chunked (RFC 9112 §6.1), 505 an HTTP version other than 1.0/1.1. A
+ * head with several Host headers is a 400; a missing Host is left to the
+ * daemon. Empty lines before the request line are skipped (§2.2). */
 enum http_parse http_head_parse(const char *buf, size_t len,
 				const struct http_limits *lim, struct http_head *out);
+
+/* The methods dockerd routes (moby's daemon/server/router: GET, HEAD, POST,
+ * PUT, DELETE, and OPTIONS on every path for CORS preflights; no PATCH), as
+ * a 405's Allow value. Methods are case-sensitive (RFC 9110 §9.1). */
+#define HTTP_METHODS "GET, HEAD, POST, PUT, DELETE, OPTIONS"
+
+/* Is m[0..len) exactly one of HTTP_METHODS (same case)? */
+bool http_method_known(const char *m, size_t len);
 
 /* ascii.h's byte classes as one table lookup, for the hot byte loops of
  * http.c and resp.c (internal to core/, not exported):
@@ -149,7 +158,8 @@ ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
 			  char *out, size_t cap);
 
 /* Format Docker's error response: "HTTP/1.1 <status> <text>", Content-Type:
- * application/json, Content-Length, Connection: close, body {"message":"<msg>"}
+ * application/json, Content-Length, Connection: close (and for a 405, Allow:
+ * HTTP_METHODS, RFC 9110 §15.5.6), body {"message":"<msg>"}
  * with msg JSON-escaped (msg NULL: empty), the body ends in "\n" like dockerd's.
  * Returns bytes written, -ENOSPC, or -EINVAL for a status outside 100..999. */
 ssize_t http_error_format(int status, const char *msg, char *out, size_t cap);

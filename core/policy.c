@@ -7,6 +7,8 @@
 #include "policy.h"
 
 #include "ascii.h"
+#include "http.h"
+#include "pathmatch.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -49,23 +51,26 @@ static const struct {
 #undef SEG
 };
 
-struct seg {
-	uint16_t off;   /* into rule.text */
-	uint16_t len;
-};
+_Static_assert(POLICY_MAX_RULES <= PATHMATCH_MAX_PATTERNS && POLICY_MAX_RULE_SEGS <= PATHMATCH_MAX_SEGS &&
+	       POLICY_MAX_PATH_SEGS <= PATHMATCH_MAX_PATH, "policy limits within the matcher's");
+
+/* The methods a rule may name, every one http_method_known accepts (HEAD is
+ * GET); the index is the by_method slot. */
+static const char *const rule_methods[] = { "GET", "POST", "PUT", "DELETE", "OPTIONS" };
+#define RULE_METHODS (sizeof(rule_methods) / sizeof(rule_methods[0]))
 
 struct rule {
 	char text[POLICY_MAX_RULE_LEN + 1];   /* "METHOD /path" or "/path": for the message */
-	char method[POLICY_MAX_RULE_LEN + 1]; /* "" = any method; HEAD stored as GET */
-	size_t method_len;                    /* strlen(method) */
-	unsigned nseg;
-	struct seg seg[POLICY_MAX_RULE_SEGS]; /* "*" and "**" kept as text */
 };
 
 struct policy {
 	bool read_only;
 	uint32_t allow;   /* area bits; 0 = no allowlist (every area) */
 	unsigned nrules;
+	/* Rules (bit i: rule i) that apply to each of rule_methods, and to any
+	 * other method (rules without one or with '*'). */
+	uint64_t by_method[RULE_METHODS], any_method;
+	struct pathmatch *match;   /* the rules' patterns; NULL without rules */
 	struct rule rules[];
 };
 
@@ -291,36 +296,46 @@ static bool is_pattern_char(unsigned char c)
 	return c > 0x20 && c < 0x7f && !strchr("%?#\"\\", c);
 }
 
-/* text[0..len) is one rule, trimmed and non-empty. r->text keeps it with one
- * space between method and path, so a message never carries a tab or newline. */
-static int rule_parse(struct rule *r, const char *text, size_t len, const char **why)
+/* The rule_methods index of m[0..len) (HEAD as GET), -1 for none. */
+static int rule_method_index(const char *m, size_t len)
 {
+	if (span_is(m, len, "HEAD"))
+		return 0;
+	for (size_t i = 0; i < RULE_METHODS; i++)
+		if (span_is(m, len, rule_methods[i]))
+			return (int)i;
+	return -1;
+}
+
+/* text[0..len) is rule i, trimmed and non-empty: its text into p->rules[i],
+ * its method into p's masks, its segments (pointing into the text) into pat.
+ * The text keeps one space between method and path, so a message never
+ * carries a tab or newline. */
+static int rule_parse(struct policy *p, unsigned idx, const char *text, size_t len,
+		      struct pathmatch_pattern *pat, const char **why)
+{
+	struct rule *r = &p->rules[idx];
+	uint64_t bit = UINT64_C(1) << idx;
 	size_t i = 0, m = 0, base = 0, end;
+	int mi = -1;   /* no method, or '*': any */
 	const char *t;
 
 	if (len > POLICY_MAX_RULE_LEN) {
 		*why = "policy: deny rule longer than 512 bytes";
-		return -EINVAL;
+		return -E2BIG;
 	}
-	r->method[0] = '\0';
-	r->method_len = 0;
 	if (text[0] != '/') {
 		while (i < len && !is_blank(text[i]))
 			i++;
 		m = i;
-		if (!span_is(text, m, "*")) {
-			for (size_t k = 0; k < m; k++)
-				if (!is_tchar((unsigned char)text[k])) {
-					*why = "policy: deny rule method is not a method name or '*'";
-					return -EINVAL;
-				}
-			if (span_is(text, m, "HEAD")) {
-				strcpy(r->method, "GET");
-			} else {
-				memcpy(r->method, text, m);
-				r->method[m] = '\0';
-			}
-			r->method_len = strlen(r->method);
+		/* Only methods the parser lets through can ever meet a rule: a
+		 * "delete" rule would silently deny nothing. */
+		if (http_method_known(text, m)) {
+			mi = rule_method_index(text, m);
+		} else if (!span_is(text, m, "*")) {
+			*why = "policy: deny rule method is not GET, HEAD, POST, PUT, DELETE, OPTIONS "
+			       "or '*'";
+			return -EINVAL;
 		}
 		while (i < len && is_blank(text[i]))
 			i++;
@@ -332,12 +347,19 @@ static int rule_parse(struct rule *r, const char *text, size_t len, const char *
 		r->text[m] = ' ';
 		base = m + 1;
 	}
+	if (mi >= 0) {
+		p->by_method[mi] |= bit;
+	} else {
+		p->any_method |= bit;
+		for (size_t k = 0; k < RULE_METHODS; k++)
+			p->by_method[k] |= bit;
+	}
 	memcpy(r->text + base, text + i, len - i);
 	end = base + len - i;
 	r->text[end] = '\0';
 	t = r->text;
 	i = base;
-	r->nseg = 0;
+	pat->nseg = 0;
 	if (end - i == 1)
 		return 0;   /* "/": the root only */
 	while (i < end) {
@@ -360,16 +382,16 @@ static int rule_parse(struct rule *r, const char *text, size_t len, const char *
 			*why = "policy: deny rule '*' or '**' must be a whole segment";
 			return -EINVAL;
 		}
-		if (r->nseg == 0 && seg_looks_version(t + s, i - s)) {
+		if (pat->nseg == 0 && seg_looks_version(t + s, i - s)) {
 			*why = "policy: deny rule path must not carry an API version prefix";
 			return -EINVAL;
 		}
-		if (r->nseg == POLICY_MAX_RULE_SEGS) {
+		if (pat->nseg == POLICY_MAX_RULE_SEGS) {
 			*why = "policy: deny rule has more than 32 segments";
-			return -EINVAL;
+			return -E2BIG;
 		}
-		r->seg[r->nseg].off = (uint16_t)s;
-		r->seg[r->nseg++].len = (uint16_t)(i - s);
+		pat->seg[pat->nseg].s = t + s;
+		pat->seg[pat->nseg++].len = (uint16_t)(i - s);
 	}
 	return 0;
 }
@@ -392,7 +414,7 @@ static int deny_count(const char *deny, unsigned *n, const char **why)
 			;
 		if (t > b && ++*n > POLICY_MAX_RULES) {
 			*why = "policy: more than 64 deny rules";
-			return -EINVAL;
+			return -E2BIG;
 		}
 		s = *e ? e + 1 : e;
 	}
@@ -403,6 +425,7 @@ int policy_new(bool read_only, const char *allow, const char *deny, struct polic
 	       const char **why)
 {
 	const char *dummy, *s = deny;
+	struct pathmatch_pattern *pats = NULL;
 	struct policy *p = NULL;
 	uint32_t mask;
 	unsigned n;
@@ -421,9 +444,10 @@ int policy_new(bool read_only, const char *allow, const char *deny, struct polic
 	if (ret < 0)
 		return ret;
 	p = calloc(1, sizeof(*p) + n * sizeof(p->rules[0]));
-	if (!p) {
-		*why = "policy: out of memory";
-		return -ENOMEM;
+	pats = n ? calloc(n, sizeof(*pats)) : NULL;
+	if (!p || (n && !pats)) {
+		ret = -ENOMEM;
+		goto nomem;
 	}
 	p->read_only = read_only;
 	p->allow = mask;
@@ -438,69 +462,35 @@ int policy_new(bool read_only, const char *allow, const char *deny, struct polic
 		for (t = e; t > b && is_blank(t[-1]); t--)
 			;
 		if (t > b) {
-			ret = rule_parse(&p->rules[p->nrules], b, (size_t)(t - b), why);
+			ret = rule_parse(p, p->nrules, b, (size_t)(t - b), &pats[p->nrules], why);
 			if (ret < 0)
 				goto err;
 			p->nrules++;
 		}
 		s = *e ? e + 1 : e;
 	}
+	if (p->nrules) {
+		ret = pathmatch_new(pats, p->nrules, &p->match);
+		if (ret < 0)
+			goto nomem;
+	}
+	free(pats);
 	*out = p;
 	return 0;
+nomem:
+	*why = "policy: out of memory";
 err:
+	free(pats);
 	policy_free(p);
 	return ret;
 }
 
 void policy_free(struct policy *p)
 {
+	if (!p)
+		return;
+	pathmatch_free(p->match);
 	free(p);
-}
-
-/* Segment matching with '**' anywhere: the classic one-backtrack wildcard
- * walk (literal and '*' consume one segment, '**' any run), O(segments *
- * pattern) whatever the pattern. path is normalised: "/" or "/a/b". */
-static bool rule_match(const struct rule *r, const char *path)
-{
-	const char *sp = path[1] ? path + 1 : NULL;   /* NULL: no segment left */
-	const char *star_sp = NULL;
-	unsigned pi = 0, star_pi = 0;
-	bool star = false;
-
-	while (sp) {
-		const char *se = strchr(sp, '/');
-		size_t slen = se ? (size_t)(se - sp) : strlen(sp);
-		const char *next = se ? se + 1 : NULL;
-
-		if (pi < r->nseg) {
-			const char *pt = r->text + r->seg[pi].off;
-			size_t plen = r->seg[pi].len;
-
-			if (span_is(pt, plen, "**")) {
-				star = true;
-				star_pi = ++pi;
-				star_sp = sp;
-				continue;
-			}
-			if (span_is(pt, plen, "*") || (plen == slen && !memcmp(pt, sp, slen))) {
-				pi++;
-				sp = next;
-				continue;
-			}
-		}
-		if (!star)
-			return false;
-		/* let the last '**' take one more segment and retry after it */
-		se = strchr(star_sp, '/');
-		star_sp = se ? se + 1 : NULL;
-		sp = star_sp;
-		pi = star_pi;
-		if (!sp)
-			break;
-	}
-	while (pi < r->nseg && span_is(r->text + r->seg[pi].off, r->seg[pi].len, "**"))
-		pi++;
-	return pi == r->nseg;
 }
 
 /* snprintf into why; a method shown in it loses bytes a log or JSON reader
@@ -511,14 +501,18 @@ static void why_set(char *why, size_t cap, const char *fmt, const char *arg)
 		snprintf(why, cap, fmt, arg);
 }
 
-enum policy_verdict policy_check(const struct policy *p, const char *method, size_t mlen,
-				 const char *target, size_t tlen, char *why, size_t cap)
+enum policy_verdict policy_check_counted(const struct policy *p, const char *method, size_t mlen,
+					 const char *target, size_t tlen, char *why, size_t cap,
+					 unsigned long *steps)
 {
+	struct pathmatch_seg segs[POLICY_MAX_PATH_SEGS];
 	char path[POLICY_MAX_PATH];
-	const char *area, *first, *slash;
-	size_t flen;
-	int ret, idx;
+	const char *area;
+	uint64_t rules;
+	int ret, idx, nsegs;
 
+	if (steps)
+		*steps = 0;
 	if (!p)
 		return POLICY_ALLOW;
 	if (!method)
@@ -532,10 +526,13 @@ enum policy_verdict policy_check(const struct policy *p, const char *method, siz
 		why_set(why, cap, "%s", "dockmux policy: path does not normalise");
 		return POLICY_BAD_PATH;
 	}
-	first = path + 1;
-	slash = strchr(first, '/');
-	flen = slash ? (size_t)(slash - first) : strlen(first);
-	if (seg_looks_version(first, flen)) {
+	/* The bound on the matcher's work: segments times rules. */
+	nsegs = pathmatch_split(path, segs, POLICY_MAX_PATH_SEGS);
+	if (nsegs < 0) {
+		why_set(why, cap, "%s", "dockmux policy: path has more than 256 segments");
+		return POLICY_BAD_PATH;
+	}
+	if (nsegs && seg_looks_version(segs[0].s, segs[0].len)) {
 		why_set(why, cap, "%s", "dockmux policy: path does not normalise (API version prefix)");
 		return POLICY_BAD_PATH;
 	}
@@ -562,17 +559,20 @@ enum policy_verdict policy_check(const struct policy *p, const char *method, siz
 			return POLICY_DENY;
 		}
 	}
-	for (unsigned i = 0; i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
-
-		if (r->method[0] && (mlen != r->method_len || memcmp(method, r->method, mlen) != 0))
-			continue;
-		if (rule_match(r, path)) {
-			why_set(why, cap, "dockmux policy: denied by rule \"%s\"", r->text);
-			return POLICY_DENY;
-		}
+	idx = rule_method_index(method, mlen);
+	rules = idx < 0 ? p->any_method : p->by_method[idx];
+	idx = rules ? pathmatch_first(p->match, rules, segs, (unsigned)nsegs, steps) : -1;
+	if (idx >= 0) {
+		why_set(why, cap, "dockmux policy: denied by rule \"%s\"", p->rules[idx].text);
+		return POLICY_DENY;
 	}
 	return POLICY_ALLOW;
+}
+
+enum policy_verdict policy_check(const struct policy *p, const char *method, size_t mlen,
+				 const char *target, size_t tlen, char *why, size_t cap)
+{
+	return policy_check_counted(p, method, mlen, target, tlen, why, cap, NULL);
 }
 
 int policy_describe(const struct policy *p, char *buf, size_t cap)

@@ -105,7 +105,10 @@ static void conn_head_done(struct conn *c, const struct http_head *h)
 		}
 		break;
 	case HTTP_BODY_CHUNKED:
-		http_chunked_init(&c->chunked);
+		/* Trailer lines are judged whole (the token's name refused), so an
+		 * incomplete one waits in `in`: at most in_cap bytes. */
+		http_chunked_init_request(&c->chunked, c->ring->cfg->token_header,
+					  c->ring->cfg->token_header_len, c->ring->cfg->in_cap);
 		c->req = REQ_CHUNKED;
 		return;
 	case HTTP_BODY_NONE:
@@ -239,7 +242,7 @@ static bool conn_up_process(struct conn *c)
 				return true;
 			cr = http_chunked_feed(&c->chunked, c->in + c->in_start, n, &used);
 			if (cr == HTTP_CHUNK_ERROR) {
-				conn_fail(c, 400, "malformed chunked request body");
+				conn_fail(c, 400, http_chunked_reason(&c->chunked));
 				return false;
 			}
 			c->body_total += used;
@@ -253,6 +256,8 @@ static bool conn_up_process(struct conn *c)
 			c->in_start += (uint32_t)used;
 			if (cr == HTTP_CHUNK_DONE)
 				conn_body_done(c);
+			else if (used < n)
+				return true;   /* a trailer line's start: keep it, read more */
 			break;
 		case REQ_TUNNEL:
 			n = avail < space ? avail : space;

@@ -120,6 +120,38 @@ Test(policy, deny_rules_match_normalised_paths)
 	cr_assert_eq(request(path, "POST", "/v1.41/v1.40/containers/abc/exec", NULL, 0), 400);
 }
 
+Test(policy, methods_outside_dockerds_are_refused_before_the_rules)
+{
+	struct dmx_policy p = { .deny = "DELETE /containers/*" };
+	static const char *const refused[] = { "delete", "Delete", "PATCH", "BREW" };
+	char path[DMX_PATH_MAX], val[128];
+	struct client c;
+	struct resp r;
+
+	fx_open();
+	spawn_with("methods", &p, path);
+	cr_assert_eq(request(path, "DELETE", "/containers/x", NULL, 0), 403);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char req[128];
+
+		snprintf(req, sizeof(req), "%s /containers/x HTTP/1.1\r\nHost: docker\r\n\r\n",
+			 refused[i]);
+		client_connect(&c, path);
+		cr_assert_eq(client_sends(&c, req), 0);
+		expect_response(&c, &r, 405);
+		cr_assert(r.body && strstr(r.body, "{\"message\":\"method is not GET, HEAD"),
+			  "%s: %s", refused[i], r.body);
+		cr_assert_not_null(resp_header(&r, "Allow", val, sizeof(val)), "%s", refused[i]);
+		cr_assert_str_eq(val, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+		resp_free(&r);
+		cr_assert_eq(client_wait_closed(&c, PROMPT_MS), 0);
+		client_close(&c);
+	}
+	/* OPTIONS is dockerd's (CORS preflight on every path): forwarded. */
+	cr_assert_eq(request(path, "OPTIONS", "/containers/x", NULL, 0), 404);
+	cr_assert_eq(upstream_request_count(fx.up), 1, "a refused method reached the daemon");
+}
+
 Test(policy, denial_after_a_forwarded_request_keeps_order)
 {
 	struct dmx_policy p = { .read_only = 1 };
@@ -157,6 +189,50 @@ Test(policy, bad_policies_are_refused_with_a_reason)
 	cr_assert_eq(dmx_spawn_policy(fx.d, "bad", "tok", &bad_area, path, sizeof(path)), -EINVAL);
 	cr_assert_eq(dmx_spawn_policy(fx.d, "bad", "tok", &no_uids, path, sizeof(path)), -EINVAL);
 	cr_assert_eq(access(path, F_OK), -1, "nothing was created");
+}
+
+Test(policy, policies_over_the_limits_are_refused_at_spawn_with_e2big)
+{
+	static char deny[80 * 12];
+	struct dmx_policy many = { .deny = deny };
+	struct dmx_policy lower = { .deny = "delete /images/**" };
+	char path[DMX_PATH_MAX];
+	const char *why = NULL;
+
+	fx_open();
+	deny[0] = '\0';
+	for (int i = 0; i < 65; i++)
+		strcat(deny, "GET /info;");
+	cr_assert_eq(dmx_policy_check(&many, &why), -E2BIG);
+	cr_assert_str_eq(why, "policy: more than 64 deny rules");
+	cr_assert_eq(dmx_spawn_policy(fx.d, "many", "tok", &many, path, sizeof(path)), -E2BIG);
+	cr_assert_eq(access(path, F_OK), -1, "nothing was created");
+	/* A rule for a method no request can have is a mistake, not a no-op. */
+	cr_assert_eq(dmx_policy_check(&lower, &why), -EINVAL);
+	cr_assert(strstr(why, "method is not GET, HEAD"), "%s", why);
+	/* 64 is fine. */
+	deny[strlen(deny) - strlen("GET /info;")] = '\0';
+	spawn_with("many", &many, path);
+	cr_assert_eq(request(path, "GET", "/info", NULL, 0), 403);
+}
+
+Test(policy, path_of_too_many_segments_gets_400_before_the_rules)
+{
+	struct dmx_policy p = { .deny = "POST /containers/**/exec" };
+	char path[DMX_PATH_MAX], msg[512];
+	static char target[2 * 300 + 32];
+	size_t n;
+
+	fx_open();
+	spawn_with("segs", &p, path);
+	n = (size_t)sprintf(target, "/containers");
+	for (int i = 0; i < 255; i++)
+		n += (size_t)sprintf(target + n, "/a");
+	cr_assert_eq(request(path, "POST", target, msg, sizeof(msg)), 404, "%s", msg);
+	strcat(target, "/exec");
+	cr_assert_eq(request(path, "POST", target, msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "more than 256 segments"), "body: %s", msg);
+	cr_assert_eq(upstream_request_count(fx.up), 1, "the refused one reached the daemon");
 }
 
 Test(policy, respawn_replaces_the_policy)

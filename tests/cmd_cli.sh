@@ -376,6 +376,22 @@ t_bad_policy() {
 }
 check "an invalid policy is refused by spawn (exit 1, reason, nothing sent)" t_bad_policy
 
+t_policy_limits() {
+	local err rc args=() i
+	for ((i = 0; i < 65; i++)); do args+=(--deny "GET /info/$i"); done
+	err=$(spawn "${args[@]}" big-1 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 1 ] && [ "$err" = "dockmux: spawn: policy: more than 64 deny rules" ] || return 1
+	err=$(spawn --deny 'delete /images/**' big-1 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 1 ] && [[ $err == *"deny rule method is not GET, HEAD, POST, PUT, DELETE, OPTIONS or '*'" ]] ||
+		return 1
+	[ ! -e "$("$BIN" path --dir "$DIR" big-1)" ] && ! grep -q 'key="big-1"' "$LOG" || return 1
+	# 64 rules are fine.
+	[ -n "$(spawn "${args[@]:0:128}" big-1)" ] && "$BIN" teardown --control "$CTL" big-1 >/dev/null
+}
+check "spawn refuses more than 64 deny rules and a rule for a method no request has" t_policy_limits
+
 t_hostile_spawn_frame() {
 	# Raw frames: a deny length over its bound (refused before its bytes
 	# come), an unknown policy flag, and the retired op 1 (a spawn without a

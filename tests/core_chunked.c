@@ -1,6 +1,8 @@
-/* tests/core_chunked.c: the chunked request-body framer (core/chunked.c):
- * valid bodies end exactly at their last byte whether fed whole, bytewise or
- * split anywhere; malformed framing, oversized lines and trailers fail. */
+/* tests/core_chunked.c: the chunked body framer (core/chunked.c): valid
+ * bodies end exactly at their last byte whether fed whole, bytewise or split
+ * anywhere; malformed framing, oversized lines and trailers fail; a request's
+ * token-named, hop-by-hop and framing trailer fields are refused before any
+ * of their bytes is let through. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -284,3 +286,215 @@ Test(chunked, empty_feed_needs_more)
 	cr_assert_eq(used, 0);
 }
 
+
+/* ---- request bodies: trailer fields are judged before they pass ----------- */
+
+#define TOKEN_NAME "Authorization"
+#define HOLD_BIG (HTTP_CHUNK_MAX_LINE + 2)
+
+static void init_request(struct http_chunked *c, const char *token_name, size_t hold)
+{
+	http_chunked_init_request(c, token_name, strlen(token_name), hold);
+}
+
+/* Feed s the way the ring does: bytes the framer did not use are kept and
+ * fed again with the next piece (here: pieces of step bytes). Returns the
+ * verdict; *fwd is the number of bytes let through (forwarded). */
+static enum http_chunk feed_request(struct http_chunked *c, const char *s, size_t n, size_t step,
+				    size_t *fwd)
+{
+	enum http_chunk r = HTTP_CHUNK_MORE;
+	size_t start = 0, end = 0, used;
+
+	*fwd = 0;
+	while (r == HTTP_CHUNK_MORE && end < n) {
+		end = end + step < n ? end + step : n;
+		r = http_chunked_feed(c, s + start, end - start, &used);
+		cr_assert_leq(used, end - start);
+		start += used;
+		*fwd = start;
+	}
+	return r;
+}
+
+static const char *const token_trailers[] = {
+	"Authorization: Bearer FAKE",
+	"authorization: Bearer FAKE",
+	"AUTHORIZATION:Bearer FAKE",
+	"AuThOrIzAtIoN: Bearer FAKE ",
+	"authorization:",
+};
+
+Test(chunked, request_framer_refuses_the_token_header_in_trailers_in_any_case)
+{
+	for (size_t i = 0; i < N_ELEMS(token_trailers); i++) {
+		char body[256];
+		int n = snprintf(body, sizeof(body), "5\r\nhello\r\n0\r\nX-Ok: 1\r\n%s\r\n\r\n",
+				 token_trailers[i]);
+		size_t line = strstr(body, token_trailers[i]) - body;
+
+		for (size_t step = 1; step <= (size_t)n; step++) {
+			struct http_chunked c;
+			size_t fwd;
+
+			init_request(&c, TOKEN_NAME, HOLD_BIG);
+			cr_expect_eq(feed_request(&c, body, (size_t)n, step, &fwd), HTTP_CHUNK_ERROR,
+				     "%s, pieces of %zu", token_trailers[i], step);
+			/* Not one byte of the field went through. */
+			cr_expect_eq(fwd, line, "%s, pieces of %zu: %zu let through",
+				     token_trailers[i], step, fwd);
+			cr_expect_str_eq(http_chunked_reason(&c),
+					 "chunked trailer field not allowed (token, framing or hop-by-hop)");
+		}
+	}
+}
+
+Test(chunked, request_framer_refuses_a_configured_token_header_name)
+{
+	static const char body[] = "0\r\nx-CONTAINER-token: FAKE\r\n\r\n";
+	static const char auth[] = "0\r\nAuthorization: Bearer FAKE\r\n\r\n";
+	struct http_chunked c;
+	size_t used;
+
+	init_request(&c, "X-Container-Token", HOLD_BIG);
+	cr_expect_eq(http_chunked_feed(&c, body, sizeof(body) - 1, &used), HTTP_CHUNK_ERROR);
+	cr_expect_eq(used, 3);
+	/* Authorization stays refused whatever the token header is. */
+	init_request(&c, "X-Container-Token", HOLD_BIG);
+	cr_expect_eq(http_chunked_feed(&c, auth, sizeof(auth) - 1, &used), HTTP_CHUNK_ERROR);
+	cr_expect_eq(used, 3);
+}
+
+Test(chunked, request_framer_refuses_hop_by_hop_and_framing_trailers)
+{
+	static const char *const names[] = {
+		"Connection", "keep-alive", "Proxy-Connection", "Proxy-Authorization",
+		"proxy-authenticate", "Proxy-Anything", "TE", "te", "Transfer-Encoding",
+		"Upgrade", "Content-Length", "content-length", "Host", "HOST", "Trailer",
+		"Content-Type", "Content-Encoding", "Content-Range", "Expect", "Max-Forwards",
+		"Range",
+	};
+
+	for (size_t i = 0; i < N_ELEMS(names); i++) {
+		char body[128];
+		int n = snprintf(body, sizeof(body), "1\r\nx\r\n0\r\n%s: v\r\n\r\n", names[i]);
+		struct http_chunked c;
+		size_t used;
+
+		init_request(&c, TOKEN_NAME, HOLD_BIG);
+		cr_expect_eq(http_chunked_feed(&c, body, (size_t)n, &used), HTTP_CHUNK_ERROR,
+			     "%s", names[i]);
+		cr_expect_eq(used, 9, "%s", names[i]);
+	}
+}
+
+Test(chunked, request_framer_passes_allowed_trailers_and_stops_at_the_boundary)
+{
+	static const struct chunked_case ok[] = {
+		C("checksum", "5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n"),
+		C("several", "0\r\nX-A: 1\r\nDigest: sha-256=x\r\nServer-Timing: a;dur=1\r\n\r\n"),
+		C("token-like names", "0\r\nX-Authorization: a\r\nAuthorization-Info: b\r\n"
+				      "Proxy: c\r\nHosts: d\r\nTEx: e\r\n\r\n"),
+		C("empty value", "0\r\nX-Other:\r\n\r\n"),
+	};
+
+	for (size_t i = 0; i < N_ELEMS(ok); i++) {
+		char buf[512];
+		size_t total = ok[i].len + sizeof(next_request) - 1;
+
+		memcpy(buf, ok[i].body, ok[i].len);
+		memcpy(buf + ok[i].len, next_request, sizeof(next_request) - 1);
+		for (size_t step = 1; step <= total; step++) {
+			struct http_chunked c;
+			size_t fwd;
+
+			init_request(&c, TOKEN_NAME, HOLD_BIG);
+			cr_expect_eq(feed_request(&c, buf, total, step, &fwd), HTTP_CHUNK_DONE,
+				     "%s, pieces of %zu", ok[i].name, step);
+			cr_expect_eq(fwd, ok[i].len, "%s, pieces of %zu", ok[i].name, step);
+		}
+	}
+	/* Every body the response framer takes, the request framer takes too. */
+	for (size_t i = 0; i < N_ELEMS(chunked_valid); i++) {
+		struct http_chunked c;
+		size_t fwd;
+
+		init_request(&c, TOKEN_NAME, HOLD_BIG);
+		cr_expect_eq(feed_request(&c, chunked_valid[i].body, chunked_valid[i].len, 1, &fwd),
+			     HTTP_CHUNK_DONE, "%s", chunked_valid[i].name);
+		cr_expect_eq(fwd, chunked_valid[i].len, "%s", chunked_valid[i].name);
+	}
+}
+
+Test(chunked, request_framer_holds_an_incomplete_trailer_line)
+{
+	static const char head[] = "5\r\nhello\r\n0\r\nAuthoriz";
+	static const char part[] = "5\r\nhello\r\n0\r\nX-Tr";
+	static const char rest[] = "X-Trailer: ok\r\n\r\n";
+	struct http_chunked c;
+	size_t used;
+
+	/* The framing before the trailer line passes; the line waits whole. */
+	init_request(&c, TOKEN_NAME, HOLD_BIG);
+	cr_expect_eq(http_chunked_feed(&c, head, sizeof(head) - 1, &used), HTTP_CHUNK_MORE);
+	cr_expect_eq(used, 13);
+	cr_expect_eq(http_chunked_feed(&c, "Authorization: x\r\n", 18, &used), HTTP_CHUNK_ERROR);
+	cr_expect_eq(used, 0);
+
+	init_request(&c, TOKEN_NAME, HOLD_BIG);
+	cr_expect_eq(http_chunked_feed(&c, part, sizeof(part) - 1, &used), HTTP_CHUNK_MORE);
+	cr_expect_eq(used, 13);
+	cr_expect_eq(http_chunked_feed(&c, "X-Tr", 4, &used), HTTP_CHUNK_MORE);
+	cr_expect_eq(used, 0);
+	cr_expect_eq(http_chunked_feed(&c, rest, sizeof(rest) - 1, &used), HTTP_CHUNK_DONE);
+	cr_expect_eq(used, sizeof(rest) - 1);
+
+	/* The response framer does not hold: its bytes are the daemon's. */
+	http_chunked_init(&c);
+	cr_expect_eq(http_chunked_feed(&c, head, sizeof(head) - 1, &used), HTTP_CHUNK_MORE);
+	cr_expect_eq(used, sizeof(head) - 1);
+}
+
+Test(chunked, request_framer_trailer_line_fits_what_the_caller_can_hold)
+{
+	char buf[128];
+	struct http_chunked c;
+	size_t used, n;
+
+	/* hold 32: a line of 30 bytes plus CRLF fits, 31 does not. */
+	n = (size_t)sprintf(buf, "0\r\nX:");
+	memset(buf + n, 'v', 28);
+	n += 28;
+	n += (size_t)sprintf(buf + n, "\r\n\r\n");
+	init_request(&c, TOKEN_NAME, 32);
+	cr_expect_eq(http_chunked_feed(&c, buf, n, &used), HTTP_CHUNK_DONE);
+	cr_expect_eq(used, n);
+
+	n = (size_t)sprintf(buf, "0\r\nX:");
+	memset(buf + n, 'v', 29);
+	n += 29;
+	n += (size_t)sprintf(buf + n, "\r\n\r\n");
+	init_request(&c, TOKEN_NAME, 32);
+	cr_expect_eq(http_chunked_feed(&c, buf, n, &used), HTTP_CHUNK_ERROR);
+	/* ... and so does a line that has not ended within hold bytes. */
+	init_request(&c, TOKEN_NAME, 32);
+	cr_expect_eq(http_chunked_feed(&c, buf, 3 + 32, &used), HTTP_CHUNK_ERROR);
+	cr_expect_eq(used, 3 + 31);   /* the 32nd byte, which is not the LF */
+	cr_expect_str_eq(http_chunked_reason(&c), "chunked trailer line too long");
+	init_request(&c, TOKEN_NAME, 32);
+	cr_expect_eq(http_chunked_feed(&c, buf, 3 + 31, &used), HTTP_CHUNK_MORE);
+	cr_expect_eq(used, 3);
+}
+
+Test(chunked, request_framer_rejects_what_the_response_framer_rejects)
+{
+	for (size_t i = 0; i < N_ELEMS(chunked_invalid); i++) {
+		struct http_chunked c;
+		size_t fwd;
+
+		init_request(&c, TOKEN_NAME, HOLD_BIG);
+		cr_expect_eq(feed_request(&c, chunked_invalid[i].body, chunked_invalid[i].len, 1, &fwd),
+			     HTTP_CHUNK_ERROR, "%s", chunked_invalid[i].name);
+		cr_expect_str_eq(http_chunked_reason(&c), "malformed chunked body");
+	}
+}

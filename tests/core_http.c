@@ -424,6 +424,19 @@ static const struct reject rejects[] = {
 	R("tab separator", "GET\t/ HTTP/1.1\r\n\r\n", 400),
 	R("leading space", " GET / HTTP/1.1\r\n\r\n", 400),
 	R("bad method char", "G(T / HTTP/1.1\r\n\r\n", 400),
+	/* methods dockerd does not route (case-sensitive, RFC 9110 §9.1) */
+	R("lower-case delete", "delete /containers/x HTTP/1.1\r\n\r\n", 405),
+	R("lower-case get", "get /_ping HTTP/1.1\r\n\r\n", 405),
+	R("mixed-case Post", "Post /containers/create HTTP/1.1\r\n\r\n", 405),
+	R("PATCH", "PATCH /containers/x HTTP/1.1\r\n\r\n", 405),
+	R("TRACE", "TRACE / HTTP/1.1\r\n\r\n", 405),
+	R("CONNECT", "CONNECT docker:2375 HTTP/1.1\r\n\r\n", 405),
+	R("PROPFIND", "PROPFIND / HTTP/1.1\r\n\r\n", 405),
+	R("GET with a suffix", "GETX / HTTP/1.1\r\n\r\n", 405),
+	R("DELETE cut short", "DELET / HTTP/1.1\r\n\r\n", 405),
+	R("method of tchars", "M-SEARCH * HTTP/1.1\r\n\r\n", 405),
+	R("unknown method with headers", "BREW / HTTP/1.1\r\nX: a\r\n\r\n", 405),
+	R("version judged before the method", "delete / HTTP/2.0\r\n\r\n", 505),
 	R("lower-case version", "GET / http/1.1\r\n\r\n", 400),
 	R("version garbage", "GET / HTTP/1.1x\r\n\r\n", 400),
 	R("version short", "GET / HTTP/1\r\n\r\n", 400),
@@ -764,6 +777,7 @@ Test(http, error_format_has_status_text_and_json_body)
 		const char *text;
 	} codes[] = {
 		{ 400, "Bad Request" }, { 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" },
 		{ 413, "Content Too Large" }, { 431, "Request Header Fields Too Large" },
 		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
 		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
@@ -779,6 +793,50 @@ Test(http, error_format_has_status_text_and_json_body)
 		cr_assert_str_eq(check_response(out, (size_t)n, codes[i].status, codes[i].text),
 				 "{\"message\":\"malformed request line\"}\n");
 	}
+}
+
+Test(http, accepts_exactly_the_methods_dockerd_routes)
+{
+	/* moby's router registers GET, HEAD, POST, PUT, DELETE and OPTIONS
+	 * (an OPTIONS route on every path, for CORS); nothing else. */
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS" };
+	char req[128];
+
+	for (size_t i = 0; i < N_ELEMS(known); i++) {
+		int n = snprintf(req, sizeof(req), "%s /containers/json HTTP/1.1\r\nHost: d\r\n\r\n",
+				 known[i]);
+
+		cr_expect_eq(parse_n(req, (size_t)n, NULL), HTTP_PARSE_DONE, "%s", known[i]);
+		cr_expect(http_method_known(req, strlen(known[i])), "%s", known[i]);
+	}
+	cr_expect_not(http_method_known("OPTION", 6));
+	cr_expect_not(http_method_known("options", 7));
+	cr_expect_not(http_method_known("", 0));
+}
+
+Test(http, refused_method_is_405_with_allow_and_a_reason)
+{
+	static const char req[] = "delete /containers/x HTTP/1.1\r\nHost: d\r\n\r\n";
+	char out[512];
+	ssize_t n;
+
+	cr_assert_eq(parse_n(req, sizeof(req) - 1, NULL), HTTP_PARSE_ERROR);
+	cr_assert_eq(head.status, 405);
+	cr_assert_str_eq(head.reason, "method is not GET, HEAD, POST, PUT, DELETE or OPTIONS");
+	/* A partial head is answered as soon as its request line is whole. */
+	cr_assert_eq(parse_n(req, 31, NULL), HTTP_PARSE_ERROR);   /* through the LF */
+	cr_assert_eq(head.status, 405);
+	/* RFC 9110 §15.5.6: a 405 carries Allow. */
+	n = http_error_format(405, head.reason, out, sizeof(out) - 1);
+	cr_assert_gt(n, 0);
+	out[n] = '\0';
+	cr_assert_not_null(strstr(out, "\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n"),
+			   "%s", out);
+	check_response(out, (size_t)n, 405, "Method Not Allowed");
+	/* ... and nothing else does. */
+	n = http_error_format(400, "x", out, sizeof(out) - 1);
+	out[n] = '\0';
+	cr_assert_null(strstr(out, "Allow:"));
 }
 
 Test(http, error_format_escapes_json)

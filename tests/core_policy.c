@@ -540,6 +540,15 @@ static const struct spec_case spec_cases[] = {
 	{ NULL, "POST /V1/containers", "policy: deny rule path must not carry" },
 	{ NULL, "POST /containers/v1.41", NULL },              /* only the first segment */
 	{ NULL, "GET /info; POST", "policy: deny rule needs a path" },
+	/* a rule method is one the parser lets through (exact case) or '*' */
+	{ NULL, "delete /images/**", "policy: deny rule method is not GET, HEAD, POST, PUT, DELETE, "
+				     "OPTIONS or '*'" },
+	{ NULL, "Post /containers/*/exec", "policy: deny rule method is not" },
+	{ NULL, "PATCH /containers/*", "policy: deny rule method is not" },
+	{ NULL, "** /x", "policy: deny rule method is not" },
+	{ NULL, "OPTIONS /x; PUT /x; DELETE /x; HEAD /x; GET /x; POST /x; * /x", NULL },
+	/* runs of '**' are one '**' */
+	{ NULL, "/**/**/**/x/**/**", NULL },
 };
 
 Test(policy, new_rejects_bad_specs_with_a_reason)
@@ -585,8 +594,12 @@ Test(policy, new_enforces_the_limits)
 	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), 0);
 	policy_free(p);
 	spec_repeat(spec, sizeof(spec), "GET /info;", POLICY_MAX_RULES + 1);
-	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), -EINVAL);
+	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), -E2BIG);
 	cr_expect_str_eq(why, "policy: more than 64 deny rules");
+	/* Empty entries are not rules. */
+	spec_repeat(spec, sizeof(spec), "GET /info; ;", POLICY_MAX_RULES);
+	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), 0);
+	policy_free(p);
 
 	strcpy(spec, "GET ");
 	for (unsigned i = 0; i < POLICY_MAX_RULE_SEGS; i++)
@@ -594,7 +607,7 @@ Test(policy, new_enforces_the_limits)
 	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), 0);
 	policy_free(p);
 	strcat(spec, "/*");
-	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), -EINVAL);
+	cr_expect_eq(policy_new(false, NULL, spec, &p, &why), -E2BIG);
 	cr_expect_str_eq(why, "policy: deny rule has more than 32 segments");
 
 	memset(rule, 'a', sizeof(rule));
@@ -604,7 +617,7 @@ Test(policy, new_enforces_the_limits)
 	policy_free(p);
 	rule[POLICY_MAX_RULE_LEN] = 'a';
 	rule[POLICY_MAX_RULE_LEN + 1] = '\0';
-	cr_expect_eq(policy_new(false, NULL, rule, &p, &why), -EINVAL);
+	cr_expect_eq(policy_new(false, NULL, rule, &p, &why), -E2BIG);
 	cr_expect_str_eq(why, "policy: deny rule longer than 512 bytes");
 }
 
@@ -667,5 +680,212 @@ Test(policy, describe_reports_enospc_truncated)
 	cr_expect_eq(policy_describe(p, buf, strlen("read-only,allow=containers+images")), -ENOSPC);
 	cr_expect_eq(policy_describe(p, buf, strlen("read-only,allow=containers+images") + 1), 0);
 	cr_expect_eq(policy_describe(p, buf, 0), -ENOSPC);
+	policy_free(p);
+}
+
+/* ---- the matcher: correct against a reference, and linear ---------------- */
+
+/* Reference: does pattern segment list pat[0..np) match path segs[0..ns)?
+ * A dynamic-programming table, written differently from policy.c's automaton:
+ * m[i][j] = pat[i..] matches segs[j..]. */
+static bool ref_match(const char *const *pat, size_t np, const char *const *segs, size_t ns)
+{
+	static bool m[40][300];
+
+	for (size_t i = np + 1; i-- > 0;)
+		for (size_t j = ns + 1; j-- > 0;) {
+			if (i == np)
+				m[i][j] = j == ns;
+			else if (!strcmp(pat[i], "**"))
+				m[i][j] = m[i + 1][j] || (j < ns && m[i][j + 1]);
+			else
+				m[i][j] = j < ns && (!strcmp(pat[i], "*") || !strcmp(pat[i], segs[j])) &&
+					  m[i + 1][j + 1];
+		}
+	return m[0][0];
+}
+
+static void join(char *out, const char *prefix, const char *const *parts, size_t n)
+{
+	strcpy(out, prefix);
+	for (size_t i = 0; i < n; i++) {
+		strcat(out, "/");
+		strcat(out, parts[i]);
+	}
+	if (n == 0)
+		strcat(out, "/");
+}
+
+Test(policy, deny_rules_agree_with_a_reference_matcher_on_every_small_case)
+{
+	static const char *const pat_alpha[] = { "a", "b", "*", "**" };
+	static const char *const seg_alpha[] = { "a", "b", "c" };
+	const char *pat[5], *segs[6];
+	unsigned long checked = 0;
+
+	/* Every pattern of 0..5 positions over {a, b, *, **} against every path
+	 * of 0..6 segments over {a, b, c}. */
+	for (size_t np = 0; np <= 5; np++) {
+		size_t npat = 1;
+
+		for (size_t k = 0; k < np; k++)
+			npat *= N_ELEMS(pat_alpha);
+		for (size_t pi = 0; pi < npat; pi++) {
+			char rule[64], target[64];
+			struct policy *p;
+			size_t x = pi;
+
+			for (size_t k = 0; k < np; k++, x /= N_ELEMS(pat_alpha))
+				pat[k] = pat_alpha[x % N_ELEMS(pat_alpha)];
+			join(rule, "GET ", pat, np);
+			if (np == 0)
+				strcpy(rule, "GET /");
+			cr_assert_eq(policy_new(false, NULL, rule, &p, NULL), 0, "%s", rule);
+			for (size_t ns = 0; ns <= 6; ns++) {
+				size_t nsegs = 1;
+
+				for (size_t k = 0; k < ns; k++)
+					nsegs *= N_ELEMS(seg_alpha);
+				for (size_t si = 0; si < nsegs; si++) {
+					enum policy_verdict v;
+					bool want;
+					size_t y = si;
+
+					for (size_t k = 0; k < ns; k++, y /= N_ELEMS(seg_alpha))
+						segs[k] = seg_alpha[y % N_ELEMS(seg_alpha)];
+					join(target, "", segs, ns);
+					want = ref_match(pat, np, segs, ns);
+					v = policy_check(p, "GET", 3, target, strlen(target), NULL, 0);
+					cr_assert_eq(v, want ? POLICY_DENY : POLICY_ALLOW,
+						     "rule \"%s\", path %s: %d", rule, target, v);
+					/* and the method still selects the rule */
+					if (want)
+						cr_assert_eq(policy_check(p, "PUT", 3, target, strlen(target),
+									  NULL, 0), POLICY_ALLOW);
+					checked++;
+				}
+			}
+			policy_free(p);
+		}
+	}
+	cr_assert_gt(checked, 1000000);
+}
+
+Test(policy, the_first_matching_rule_is_named_whatever_matches_later)
+{
+	static const struct verdict_case cases[] = {
+		{ false, NULL, "GET /x; /**/b; /a/**; /a/b", "GET", "/a/b", POLICY_DENY,
+		  "dockmux policy: denied by rule \"/**/b\"" },
+		{ false, NULL, "POST /a/b; /a/*; /**", "PUT", "/a/b", POLICY_DENY,
+		  "dockmux policy: denied by rule \"/a/*\"" },
+		{ false, NULL, "/**/c; /**/b/**", "GET", "/a/b/c", POLICY_DENY,
+		  "dockmux policy: denied by rule \"/**/c\"" },
+		{ false, NULL, "/**/**/**/x/**/**", "GET", "/x", POLICY_DENY, NULL },
+		{ false, NULL, "/**/**/**/x/**/**", "GET", "/a/b/x/c/d", POLICY_DENY, NULL },
+		{ false, NULL, "/**/**/**/x/**/**", "GET", "/a/b/y/c/d", POLICY_ALLOW, NULL },
+		/* the same literal in several rules and positions */
+		{ false, NULL, "/a/a/b; /a/*/a; /*/a", "GET", "/b/a", POLICY_DENY,
+		  "dockmux policy: denied by rule \"/*/a\"" },
+		{ false, NULL, "/a/a/b; /a/*/a; /*/a", "GET", "/a/b/a", POLICY_DENY,
+		  "dockmux policy: denied by rule \"/a/*/a\"" },
+		{ false, NULL, "/a/a/b; /a/*/a; /*/a", "GET", "/a/b/b", POLICY_ALLOW, NULL },
+	};
+
+	run_verdicts(cases, N_ELEMS(cases));
+}
+
+/* A path of n segments "/s/s/.../last" into buf. */
+static size_t many_segments(char *buf, size_t n, const char *s, const char *last)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i + 1 < n; i++)
+		o += (size_t)sprintf(buf + o, "/%s", s);
+	o += (size_t)sprintf(buf + o, "/%s", last);
+	return o;
+}
+
+Test(policy, path_of_more_than_max_segments_is_refused)
+{
+	static char target[8 * POLICY_MAX_PATH_SEGS + 64];
+	char why[POLICY_WHY_MAX];
+	struct policy *p;
+	size_t n;
+
+	cr_assert_eq(policy_new(false, NULL, "POST /containers/**/exec", &p, NULL), 0);
+	n = (size_t)sprintf(target, "/containers");
+	n += many_segments(target + n, POLICY_MAX_PATH_SEGS - 1, "a", "exec");
+	cr_expect_eq(policy_check(p, "POST", 4, target, n, why, sizeof(why)), POLICY_DENY);
+	n = (size_t)sprintf(target, "/containers");
+	n += many_segments(target + n, POLICY_MAX_PATH_SEGS, "a", "exec");
+	cr_expect_eq(policy_check(p, "POST", 4, target, n, why, sizeof(why)), POLICY_BAD_PATH);
+	cr_expect_str_eq(why, "dockmux policy: path has more than 256 segments");
+	/* Segments are counted after normalisation. */
+	n = (size_t)sprintf(target, "/containers");
+	for (unsigned i = 0; i < POLICY_MAX_PATH_SEGS; i++)
+		n += (size_t)sprintf(target + n, "/x/..");
+	n += (size_t)sprintf(target + n, "/a/exec");
+	cr_expect_eq(policy_check(p, "POST", 4, target, n, why, sizeof(why)), POLICY_DENY);
+	policy_free(p);
+	/* Under any policy, rules or not. */
+	cr_assert_eq(policy_new(true, NULL, NULL, &p, NULL), 0);
+	n = many_segments(target, POLICY_MAX_PATH_SEGS + 1, "a", "b");
+	cr_expect_eq(policy_check(p, "GET", 3, target, n, why, sizeof(why)), POLICY_BAD_PATH);
+	policy_free(p);
+}
+
+/* The rules of the review: 64 of them, '**' at every other segment, against
+ * the longest path allowed, all of it matching their literals. */
+static struct policy *pathological(const char *unit, unsigned reps, const char *end)
+{
+	static char spec[POLICY_MAX_RULES * (POLICY_MAX_RULE_LEN + 1)];
+	char rule[POLICY_MAX_RULE_LEN + 1];
+	struct policy *p;
+	const char *why = NULL;
+	size_t o = 0;
+
+	for (unsigned i = 0; i < reps; i++)
+		o += (size_t)sprintf(rule + o, "%s", unit);
+	sprintf(rule + o, "%s", end);
+	spec[0] = '\0';
+	for (unsigned i = 0; i < POLICY_MAX_RULES; i++) {
+		strcat(spec, rule);
+		strcat(spec, ";");
+	}
+	cr_assert_eq(policy_new(false, NULL, spec, &p, &why), 0, "%s: %s", rule, why);
+	return p;
+}
+
+Test(policy, matching_costs_one_step_per_segment_per_live_rule)
+{
+	static char target[4 * POLICY_MAX_PATH_SEGS + 64];
+	const unsigned long bound = (unsigned long)POLICY_MAX_PATH_SEGS * POLICY_MAX_RULES;
+	unsigned long steps_short, steps_long, steps;
+	struct policy *p;
+	size_t n = many_segments(target, POLICY_MAX_PATH_SEGS, "a", "c");
+
+	/* 16 '**' per rule or 1: the same cost, at the bound and not above. */
+	p = pathological("/**/a", 15, "/**/b");
+	cr_expect_eq(policy_check_counted(p, "GET", 3, target, n, NULL, 0, &steps_long), POLICY_ALLOW);
+	policy_free(p);
+	p = pathological("/**", 1, "/b");
+	cr_expect_eq(policy_check_counted(p, "GET", 3, target, n, NULL, 0, &steps_short),
+		     POLICY_ALLOW);
+	policy_free(p);
+	cr_expect_eq(steps_long, bound, "%lu steps", steps_long);
+	cr_expect_eq(steps_short, bound, "%lu steps", steps_short);
+
+	/* A rule stops costing once it cannot match: a literal first segment
+	 * that differs costs one step. */
+	p = pathological("/b", 1, "/**/c");
+	cr_expect_eq(policy_check_counted(p, "GET", 3, target, n, NULL, 0, &steps), POLICY_ALLOW);
+	cr_expect_eq(steps, POLICY_MAX_RULES, "%lu steps", steps);
+	/* Rules of another method cost nothing. */
+	policy_free(p);
+	p = pathological("POST /**", 1, "/c");
+	cr_expect_eq(policy_check_counted(p, "GET", 3, target, n, NULL, 0, &steps), POLICY_ALLOW);
+	cr_expect_eq(steps, 0);
+	cr_expect_eq(policy_check_counted(p, "POST", 4, target, n, NULL, 0, &steps), POLICY_DENY);
+	cr_expect_leq(steps, bound);
 	policy_free(p);
 }

@@ -194,6 +194,7 @@ void upstream_request_deinit(struct upstream_req *r)
 		free(r->headers[i].value);
 	}
 	free(r->headers);
+	free(r->trailers);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -324,7 +325,29 @@ static void log_add(struct upstream *u, struct upstream_req *r)
 	pthread_mutex_unlock(&u->lock);
 }
 
-static int read_chunked(int fd, struct rbuf *rb, struct body *b)
+/* The trailer section up to the empty line, kept raw in tr. On EOF the bytes
+ * of a line cut short are kept too: a test checks nothing of a field came. */
+static int read_trailers(int fd, struct rbuf *rb, struct body *tr)
+{
+	char *line;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		ret = rbuf_line(fd, rb, &line, &len);
+		if (ret <= 0) {
+			if (rb->end > rb->start)
+				(void)body_add(tr, rb->data + rb->start, rb->end - rb->start);
+			return ret < 0 ? ret : -EPIPE;
+		}
+		if (len == 0)
+			return 0;
+		if (body_add(tr, line, len + 2) < 0)
+			return -ENOMEM;
+	}
+}
+
+static int read_chunked(int fd, struct rbuf *rb, struct body *b, struct body *tr)
 {
 	for (;;) {
 		char *line, *endp;
@@ -337,15 +360,8 @@ static int read_chunked(int fd, struct rbuf *rb, struct body *b)
 		if (len == 0 || !strchr("0123456789abcdefABCDEF", line[0]))
 			return -EINVAL;
 		size = strtoull(line, &endp, 16);
-		if (size == 0) {
-			/* trailer section, up to the empty line */
-			do {
-				ret = rbuf_line(fd, rb, &line, &len);
-				if (ret <= 0)
-					return ret < 0 ? ret : -EPIPE;
-			} while (len > 0);
-			return 0;
-		}
+		if (size == 0)
+			return read_trailers(fd, rb, tr);
 		ret = rbuf_take(fd, rb, size, b);
 		if (ret < 0)
 			return ret;
@@ -516,7 +532,7 @@ static void serve(struct upstream *u, struct uconn *c)
 
 	for (;;) {
 		struct upstream_req r;
-		struct body b = { 0 };
+		struct body b = { 0 }, tr = { 0 };
 		const char *end, *te, *cl;
 		char method[16], target[1024], id[128];
 		bool close_after, upgrade;
@@ -543,7 +559,13 @@ static void serve(struct upstream *u, struct uconn *c)
 		cl = upstream_req_value(&r, "Content-Length");
 		if (te && strcasestr(te, "chunked")) {
 			r.chunked = true;
-			ret = read_chunked(fd, &rb, &b);
+			ret = read_chunked(fd, &rb, &b, &tr);
+			if (tr.len && body_add(&tr, "", 1) == 0) {
+				r.trailers = tr.data;
+				r.trailers_len = tr.len - 1;
+			} else {
+				free(tr.data);
+			}
 		} else if (cl) {
 			ret = rbuf_take(fd, &rb, strtoull(cl, NULL, 10), &b);
 		} else {
@@ -892,6 +914,13 @@ static int req_copy(const struct upstream_req *src, struct upstream_req *dst)
 	dst->body_len = src->body_len;
 	dst->chunked = src->chunked;
 	dst->conn_id = src->conn_id;
+	if (src->trailers) {
+		dst->trailers = malloc(src->trailers_len + 1);
+		if (!dst->trailers)
+			goto err;
+		memcpy(dst->trailers, src->trailers, src->trailers_len + 1);
+		dst->trailers_len = src->trailers_len;
+	}
 	dst->headers = calloc(src->nheaders ? src->nheaders : 1, sizeof(*dst->headers));
 	if (!dst->method || !dst->target || !dst->version || !dst->headers)
 		goto err;

@@ -55,6 +55,10 @@ struct upstream_req {
 	size_t nheaders;
 	uint64_t body_len;       /* decoded body bytes read */
 	bool chunked;
+	char *trailers;          /* chunked: the trailer section as received (lines with
+	                          * their CRLF, and a partial line cut by EOF); NUL-terminated,
+	                          * NULL if none */
+	size_t trailers_len;
 	unsigned conn_id;        /* upstream connection it arrived on, from 1 */
 };
 

@@ -1,7 +1,8 @@
 /* tests/fuzz/http_fuzz.c: libFuzzer target for core/http.c, the code that
  * reads container bytes. Beyond "no crash", it checks properties: a parsed
  * head rewrites into a head that parses the same way, spans stay inside the
- * head, and the chunked framer gives the same verdict whole or byte by byte.
+ * head, and the chunked framer gives the same verdict whole or byte by byte
+ * (the request framer too, fed as the ring feeds it, and never looser).
  * The hijack verdict (core/hijack.c) must be the same for the head dockerd
  * sees (the rewrite) as for the one it was judged on.
  * Build: clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
@@ -51,7 +52,8 @@ static void fuzz_head(const char *buf, size_t len, const struct http_limits *lim
 	}
 	if (r == HTTP_PARSE_ERROR) {
 		CHECK(h.reason && h.reason[0]);
-		CHECK(h.status == 400 || h.status == 431 || h.status == 501 || h.status == 505);
+		CHECK(h.status == 400 || h.status == 405 || h.status == 431 || h.status == 501 ||
+		      h.status == 505);
 		n = http_error_format(h.status, h.reason, out, sizeof(out));
 		CHECK(n > 0);
 		return;
@@ -130,6 +132,52 @@ static void fuzz_chunked(const char *buf, size_t len)
 	CHECK(at == used_w);
 }
 
+/* The request framer as the ring drives it: bytes it did not use are kept and
+ * fed again with the next piece of step bytes. *fwd: bytes let through. */
+static enum http_chunk feed_request(const char *buf, size_t len, size_t hold, size_t step,
+				    size_t *fwd)
+{
+	struct http_chunked c;
+	enum http_chunk r = HTTP_CHUNK_MORE;
+	size_t start = 0, end = 0, used;
+
+	http_chunked_init_request(&c, "X-Token", 7, hold);
+	while (r == HTTP_CHUNK_MORE && end < len) {
+		end = end + step < len ? end + step : len;
+		r = http_chunked_feed(&c, buf + start, end - start, &used);
+		CHECK(used <= end - start);
+		/* A held rest is the start of one trailer line, shorter than hold. */
+		if (r == HTTP_CHUNK_MORE)
+			CHECK(end - start - used < hold);
+		start += used;
+	}
+	if (r == HTTP_CHUNK_ERROR)
+		CHECK(http_chunked_reason(&c)[0]);
+	*fwd = start;
+	return r;
+}
+
+/* Request framing agrees however the bytes arrive, and is never looser than
+ * the response framer's: what it ends, that one ends at the same byte. */
+static void fuzz_chunked_request(const char *buf, size_t len, size_t hold)
+{
+	struct http_chunked resp;
+	enum http_chunk rw, r1, r7, rr;
+	size_t fw, f1, f7, used;
+
+	rw = feed_request(buf, len, hold, len ? len : 1, &fw);
+	r1 = feed_request(buf, len, hold, 1, &f1);
+	r7 = feed_request(buf, len, hold, 7, &f7);
+	CHECK(rw == r1 && rw == r7);
+	CHECK(fw == f1 && fw == f7);
+	http_chunked_init(&resp);
+	rr = http_chunked_feed(&resp, buf, len, &used);
+	if (rw == HTTP_CHUNK_DONE)
+		CHECK(rr == HTTP_CHUNK_DONE && used == fw);
+	if (rr == HTTP_CHUNK_ERROR)
+		CHECK(rw != HTTP_CHUNK_DONE);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -140,6 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_head(buf, size, NULL);
 	fuzz_head(buf, size, &small);
 	fuzz_chunked(buf, size);
+	fuzz_chunked_request(buf, size, HTTP_CHUNK_MAX_LINE + 2);
+	fuzz_chunked_request(buf, size, 64);
 
 	/* Errors answer with static reasons, but the JSON escaper must cope
 	 * with any message: feed it the input as a C string. */

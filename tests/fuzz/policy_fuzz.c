@@ -1,8 +1,11 @@
 /* tests/fuzz/policy_fuzz.c: libFuzzer target for core/policy.c, which reads a
  * container's request method and target. Beyond "no crash": policy_normalize
  * agrees with a naive reference normaliser written differently here, and the
- * verdicts of fixed policies obey their definitions. Input: flags byte, then
- * method '\n' target '\n' deny spec '\n' allow spec (each optional).
+ * verdicts of fixed policies obey their definitions, a one-rule policy from
+ * the input agrees with a reference matcher (a dynamic-programming table, not
+ * policy.c's automaton), and the matcher's steps stay within their bound.
+ * Input: flags byte, then method '\n' target '\n' deny spec '\n' allow spec
+ * (each optional).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -109,6 +112,94 @@ out:
 	return ret;
 }
 
+/* ---- reference matcher ---------------------------------------------------- */
+
+struct ref_seg {
+	const char *s;
+	size_t len;
+};
+
+/* Split "/a/b" (normalised path, or a rule's pattern) into at most max
+ * segments; returns the count, or max + 1 when there are more. */
+static size_t ref_split(const char *p, size_t plen, struct ref_seg *segs, size_t max)
+{
+	size_t n = 0, i = 1;
+
+	if (plen <= 1)
+		return 0;
+	while (i <= plen) {
+		size_t s = i;
+
+		while (i < plen && p[i] != '/')
+			i++;
+		if (n == max)
+			return max + 1;
+		segs[n].s = p + s;
+		segs[n++].len = i - s;
+		i++;
+	}
+	return n;
+}
+
+static bool ref_seg_is(const struct ref_seg *g, const char *lit)
+{
+	return g->len == strlen(lit) && !memcmp(g->s, lit, g->len);
+}
+
+/* m[i][j]: pattern segments i.. match path segments j.. */
+static bool ref_match(const struct ref_seg *pat, size_t np, const struct ref_seg *segs, size_t ns)
+{
+	static bool m[POLICY_MAX_RULE_SEGS + 1][POLICY_MAX_PATH_SEGS + 1];
+
+	for (size_t i = np + 1; i-- > 0;)
+		for (size_t j = ns + 1; j-- > 0;) {
+			if (i == np)
+				m[i][j] = j == ns;
+			else if (ref_seg_is(&pat[i], "**"))
+				m[i][j] = m[i + 1][j] || (j < ns && m[i][j + 1]);
+			else
+				m[i][j] = j < ns && m[i + 1][j + 1] &&
+					  (ref_seg_is(&pat[i], "*") ||
+					   (pat[i].len == segs[j].len && !memcmp(pat[i].s, segs[j].s, segs[j].len)));
+		}
+	return m[0][0];
+}
+
+static bool ref_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* A spec of exactly one rule (already accepted by policy_new): does it deny
+ * method on the normalised path (ns segments in segs)? */
+static bool ref_rule_denies(const char *spec, const char *m, size_t mlen,
+			    const struct ref_seg *segs, size_t ns)
+{
+	struct ref_seg pat[POLICY_MAX_RULE_SEGS];
+	const char *b = spec, *e = spec + strlen(spec), *path;
+	size_t np;
+
+	while (b < e && (ref_blank(*b) || *b == ';'))
+		b++;
+	while (e > b && (ref_blank(e[-1]) || e[-1] == ';'))
+		e--;
+	path = b;
+	if (*b != '/') {
+		const char *me = b;
+		bool head_or_get;
+
+		while (me < e && !ref_blank(*me))
+			me++;
+		head_or_get = (mlen == 3 && !memcmp(m, "GET", 3)) || (mlen == 4 && !memcmp(m, "HEAD", 4));
+		if (!((me - b == 1 && *b == '*') ||
+		      (((me - b == 3 && !memcmp(b, "GET", 3)) || (me - b == 4 && !memcmp(b, "HEAD", 4)))
+		       ? head_or_get : ((size_t)(me - b) == mlen && !memcmp(b, m, mlen)))))
+			return false;
+		for (path = me; path < e && ref_blank(*path); path++)
+			;
+	}
+	np = ref_split(path, (size_t)(e - path), pat, POLICY_MAX_RULE_SEGS);
+	CHECK(np <= POLICY_MAX_RULE_SEGS);
+	return ref_match(pat, np, segs, ns);
+}
+
 /* ---- fixed policies ----------------------------------------------------- */
 
 static struct policy *p_deny_all, *p_read_only, *p_exec, *p_allow;
@@ -172,8 +263,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t mlen, tlen, dlen, alen, cap;
 	char *tcopy, *mcopy, *dspec, *aspec, *out, *ref;
 	struct policy *p = NULL;
+	static struct ref_seg segs[POLICY_MAX_PATH_SEGS];
 	const char *err = NULL;
 	enum policy_verdict v;
+	size_t nsegs;
 	bool path_ok, is_get;
 	int ret, rret;
 
@@ -230,6 +323,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* fixed policies */
 	path_ok = !ret && tlen < POLICY_MAX_PATH;
+	nsegs = path_ok ? ref_split(out, strlen(out), segs, POLICY_MAX_PATH_SEGS) : 0;
+	if (nsegs > POLICY_MAX_PATH_SEGS)
+		path_ok = false;   /* too many segments to judge */
 	if (path_ok) {
 		size_t fl = strcspn(out + 1, "/");
 
@@ -261,8 +357,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* a policy from the input: any spec either compiles or names its problem */
 	ret = policy_new(data[0] & 1, alen ? aspec : NULL, dspec, &p, &err);
 	if (ret) {
-		CHECK(ret == -EINVAL && err);
+		CHECK((ret == -EINVAL || ret == -E2BIG) && err);
 	} else {
+		unsigned long steps = 0;
+
 		char desc[256];
 
 		CHECK(policy_describe(p, desc, sizeof(desc)) == 0);
@@ -270,6 +368,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		v = check(p, mcopy, mlen, tcopy, tlen, cap);
 		if (!path_ok)
 			CHECK(v == POLICY_BAD_PATH);
+		/* the cost bound, whatever the rules */
+		CHECK(policy_check_counted(p, mcopy, mlen, tcopy, tlen, NULL, 0, &steps) == v);
+		CHECK(steps <= (unsigned long)nsegs * POLICY_MAX_RULES);
+		/* one rule, nothing else: exactly the reference's verdict */
+		if (path_ok && !alen && !(data[0] & 1) && !strchr(dspec, ';') &&
+		    dspec[strspn(dspec, " \t\r\n")])
+			CHECK(v == (ref_rule_denies(dspec, mcopy, mlen, segs, nsegs) ? POLICY_DENY
+										    : POLICY_ALLOW));
 		/* a literal rule denies the path it spells: a rule is normal already */
 		if (!alen && !(data[0] & 1) && dspec[0] == '/' && !strpbrk(dspec, "*; \t\r\n"))
 			CHECK(check(p, "GET", 3, dspec, strlen(dspec), cap) == POLICY_DENY);
