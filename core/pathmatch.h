@@ -4,7 +4,8 @@
  * pattern becomes a bit-parallel automaton, so matching costs at most one
  * step per path segment per pattern, whatever the patterns look like: no
  * backtracking. Pure: no I/O; only pathmatch_new allocates.
- * Tested through tests/core_policy.c (a reference matcher, step counts).
+ * Tests: tests/core_pathmatch.c (the module's edges), tests/core_policy.c
+ * (whole policies against a reference matcher).
  */
 #ifndef DMX_CORE_PATHMATCH_H
 #define DMX_CORE_PATHMATCH_H
