@@ -29,37 +29,6 @@
  * control thread for long. */
 #define CONTROL_IO_TIMEOUT_S 5
 
-
-
-/* mkdir -p of path's parent, new directories 0700 (existing ones untouched). */
-static int control_mkparent(const char *path)
-{
-	char dir[DMX_PATH_MAX];
-	char *slash;
-	size_t len = strlen(path);
-
-	if (len >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, len + 1);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
 /* Bind and listen on the control socket, mode 0600 from its first instant.
  * A leftover socket file is replaced only when nothing answers on it. */
 int control_listen(struct daemon *dm, const char **why)
@@ -75,12 +44,8 @@ int control_listen(struct daemon *dm, const char **why)
 		return -EINVAL;
 	if (len >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	/* Its directory was checked (and made) by serve_check_dir. */
 	memcpy(sa.sun_path, dm->control, len + 1);
-	ret = control_mkparent(dm->control);
-	if (ret < 0) {
-		*why = "creating its directory";
-		return ret;
-	}
 	if (lstat(dm->control, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			*why = "exists and is not a socket; refusing to replace it";

@@ -321,14 +321,19 @@ t_takeover_foreign_peer() {
 	# with (or as a source of) tokens and sockets.
 	local err lp nb rc=0
 	[ "$(id -u)" = 0 ] && [ -x /usr/bin/python3 ] || { echo "# (skipped: needs root and /usr/bin/python3)"; return 0; }
-	nb=$(mktemp -d /tmp/dmx-nobody.XXXXXX) && chmod 777 "$nb" || return 1
+	# It binds in a directory of its own; root then moves the bound socket
+	# into a safe one (serve refuses a control directory others can write),
+	# so only the SO_PEERCRED check is left to refuse it.
+	nb=$(mktemp -d /tmp/dmx-nobody.XXXXXX) && chmod 755 "$nb" && mkdir -m 777 "$nb/open" &&
+		mkdir -m 700 "$nb/ctl" || return 1
 	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
-c, _ = s.accept(); time.sleep(5)' "$nb/ctl.sock" &
+c, _ = s.accept(); time.sleep(5)' "$nb/open/ctl.sock" &
 	lp=$!
-	for _ in $(seq 50); do [ -S "$nb/ctl.sock" ] && break; sleep 0.1; done
-	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$nb/s" --control "$nb/ctl.sock" \
+	for _ in $(seq 50); do [ -S "$nb/open/ctl.sock" ] && break; sleep 0.1; done
+	mv "$nb/open/ctl.sock" "$nb/ctl/ctl.sock" || return 1
+	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$nb/s" --control "$nb/ctl/ctl.sock" \
 		--state none --takeover 2>&1); then
 		rc=1
 	fi
