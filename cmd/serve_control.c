@@ -323,11 +323,6 @@ static void control_handoff(struct daemon *dm, int fd, pid_t pid)
 	struct log_line l;
 	int ret;
 
-	/* The new daemon binds the metrics endpoint once it has taken over. */
-	if (dm->metrics_fd >= 0) {
-		close(dm->metrics_fd);
-		dm->metrics_fd = -1;
-	}
 	log_begin(&l, "info", "takeover requested");
 	log_num(&l, "pid", pid);
 	log_num(&l, "containers", (long long)state_count(&dm->state));
@@ -343,7 +338,13 @@ static void control_handoff(struct daemon *dm, int fd, pid_t pid)
 		log_err(&l, ret);
 	log_end(&l);
 	if (ret < 0)
-		return;
+		return;   /* still ours to serve, /metrics included */
+	/* The new daemon binds the metrics endpoint once it has taken over
+	 * (it retries while this one lets go): only now is it given up. */
+	if (dm->metrics_fd >= 0) {
+		close(dm->metrics_fd);
+		dm->metrics_fd = -1;
+	}
 	/* The new daemon owns the state file and the control socket now. */
 	dm->handed_off = true;
 	dm->state.path = NULL;

@@ -279,6 +279,43 @@ t_metrics() {
 }
 check "--metrics: a real client scrapes per-container, per-ring and process metrics" t_metrics
 
+t_failed_takeover_keeps_metrics() {
+	# A "new daemon" that asks for everything and refuses it all, the
+	# control socket too: the old one keeps serving, /metrics included.
+	local n m
+	n=$(python3 - "$CTL" <<'PY'
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"\x06" + struct.pack(">HI", 0, 0))   # CTL_OP_HANDOFF
+n = 0
+while True:
+    head, fds, _, _ = socket.recv_fds(s, 4, 4)
+    if not head:
+        break
+    while len(head) < 4:
+        head += s.recv(4 - len(head))
+    (length,) = struct.unpack(">I", head)
+    left = length
+    while left:
+        left -= len(s.recv(left))
+    for fd in fds:
+        os.close(fd)
+    s.sendall(bytes([13]))   # refused: EACCES
+    n += 1
+    if length == 0:
+        break
+print(n)
+PY
+	) || return 1
+	[ "$n" = 4 ] || { echo "# frames: $n"; return 1; }
+	wait_log "$T/e.log" 'msg="takeover failed" moved=0 kept=3' || return 1
+	m=$(curl -s --max-time 5 --unix-socket "$T/metrics.sock" http://d/metrics) || return 1
+	grep -q '^dockmux_containers 3$' <<<"$m" && [ "$(auth_seen "$S1")" = 1 ] &&
+		"$BIN" ls --control "$CTL" | grep -q '^web-1 '
+}
+check "a failed takeover leaves the old daemon serving, /metrics included" t_failed_takeover_keeps_metrics
+
 INO1=$(inode "$S1")
 kill -USR2 "$E"
 E2=
