@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -200,6 +201,13 @@ static int serve_check_dir(const char *opt, const char *file)
 		return 0;
 	snprintf(what, sizeof(what), "%s %s: directory refused: %s", opt, file, why);
 	return fail(what, ret);
+}
+
+static bool serve_keep_dumpable(void)
+{
+	const char *v = getenv("DOCKMUX_DUMPABLE");
+
+	return v && strcmp(v, "1") == 0;
 }
 
 static const struct option serve_options[] = {
@@ -411,6 +419,14 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 	}
 	if (optind != argc)
 		return bad_usage("serve: takes no arguments");
+	/* Before any token is read (state file, takeover, spawns): a crash
+	 * writes no core, and only a CAP_SYS_PTRACE holder may ptrace us or
+	 * read /proc/PID/mem. DOCKMUX_DUMPABLE=1 keeps cores for debugging
+	 * (they hold every token). The library keeps its own copies out of
+	 * dumps anyway (MADV_DONTDUMP); this covers the daemon's: the state,
+	 * control requests. */
+	if (!serve_keep_dumpable() && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return fail("prctl(PR_SET_DUMPABLE)", -errno);
 	dm.uid = geteuid();
 	{
 		struct timespec ts;

@@ -55,7 +55,7 @@ static int container_token_set(struct container *ctr, const struct engine_cfg *c
 {
 	size_t hlen = cfg->token_header_len, plen = strlen(cfg->token_prefix);
 	size_t len = hlen + 2 + plen + tokenlen + 2;
-	char *line = mi_malloc(len + 1);
+	char *line = secret_alloc(&ctr->ring->secrets, len + 1);
 
 	if (!line)
 		return -ENOMEM;
@@ -64,10 +64,7 @@ static int container_token_set(struct container *ctr, const struct engine_cfg *c
 	memcpy(line + hlen + 2, cfg->token_prefix, plen);
 	memcpy(line + hlen + 2 + plen, token, tokenlen);
 	memcpy(line + len - 2, "\r\n", 3);
-	if (ctr->token_line) {
-		explicit_bzero(ctr->token_line, ctr->token_len);
-		mi_free(ctr->token_line);
-	}
+	secret_free(&ctr->ring->secrets, ctr->token_line, ctr->token_len + 1);
 	ctr->token_line = line;
 	ctr->token_len = len;
 	return 0;
@@ -103,10 +100,7 @@ void container_free(struct container *ctr)
 		close(ctr->pool[--ctr->npool]);
 	policy_free(ctr->policy);
 	mi_free(ctr->uids);
-	if (ctr->token_line) {
-		explicit_bzero(ctr->token_line, ctr->token_len);
-		mi_free(ctr->token_line);
-	}
+	secret_free(&ctr->ring->secrets, ctr->token_line, ctr->token_len + 1);
 	mi_free(ctr);
 }
 

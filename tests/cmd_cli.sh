@@ -534,6 +534,36 @@ t_sigterm() {
 }
 check "SIGTERM exits 0 and removes every socket" t_sigterm
 
+# crash_cores ENV...: a daemon (ENV set) in a scratch directory with cores on,
+# one container spawned, then SIGSEGV; prints the core files it left.
+crash_cores() {
+	local w pid
+	w=$(mktemp -d "$T/crash.XXXXXX")
+	(cd "$w" && ulimit -c unlimited && exec env "$@" "$BIN" serve --upstream "$UP" \
+		--dir "$w/socks" --control "$w/ctl.sock" --state none 2>>"$w/log") &
+	pid=$!
+	wait_for_socket "$w/ctl.sock" &&
+		printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$w/ctl.sock" crash-1 >/dev/null
+	kill -SEGV "$pid"
+	wait "$pid" 2>/dev/null
+	find "$w" -maxdepth 1 -name 'core*' -type f
+}
+t_no_core_dump() {
+	local cores
+	# DOCKMUX_DUMPABLE=1 keeps the daemon dumpable (for debugging): proves
+	# this machine writes cores at all, and what one would hold.
+	cores=$(crash_cores DOCKMUX_DUMPABLE=1)
+	if [ -z "$cores" ]; then
+		echo "# (skipped: no core file from a dumpable daemon; core_pattern $(cat /proc/sys/kernel/core_pattern))"
+		return 0
+	fi
+	grep -qF "$TOKEN" $cores || echo "# (the debugging core holds no token)"
+	rm -f $cores
+	cores=$(crash_cores)
+	[ -z "$cores" ] || { echo "# core written: $cores"; rm -f $cores; return 1; }
+}
+check "a crashed daemon writes no core file (tokens); DOCKMUX_DUMPABLE=1 does" t_no_core_dump
+
 t_log_no_token() {
 	! grep -qF -e "$TOKEN" -e "$TOKEN2" -e "s3cr3t" -e "r0tat3d" "$LOG" &&
 		grep -q 'msg="spawn"' "$LOG"
