@@ -443,6 +443,8 @@ DMX_PUBLIC const char *dmx_strerror(int err)
 		return "invalid argument (key must be 1..255 bytes, token 1..4096 bytes without control characters)";
 	case -EEXIST:
 		return "another key already owns this socket path (hash collision), or a non-socket file is in the way";
+	case -EADDRINUSE:
+		return "another process listens on this container's socket path (it is left alone)";
 	case -ENAMETOOLONG:
 		return "socket path longer than sun_path allows";
 	case -ENOSPC:

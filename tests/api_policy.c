@@ -277,6 +277,7 @@ Test(policy, live_socket_of_another_process_is_never_replaced)
 	lfd = foreign_listener(path, 16);
 	ino = ino_of(path);
 	cr_assert_eq(dmx_spawn(fx.d, "taken", "tok", got, sizeof(got)), -EADDRINUSE);
+	cr_assert(strstr(dmx_strerror(-EADDRINUSE), "another process"));
 	cr_assert_eq(ino_of(path), ino, "the foreign socket file was replaced");
 	cr_assert_eq(count_dir_entries(fx.sock_dir), 1, "the refused spawn left a file");
 	/* dockmux's probe connected once: take that one, then a real client */
