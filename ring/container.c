@@ -245,9 +245,12 @@ static int container_place(struct ring *r, int sfd, const char *name, int dfd, c
 	for (int tries = 0; tries < 3; tries++) {
 		ret = renameat2(sfd, name, dfd, final, RENAME_NOREPLACE) < 0 ? -errno : 0;
 		/* No RENAME_NOREPLACE on this file system: link(2) never replaces
-		 * either (the staged name is removed by the caller). */
-		if (ret == -EINVAL)
+		 * either; then the staged name goes. */
+		if (ret == -EINVAL) {
 			ret = linkat(sfd, name, dfd, final, 0) < 0 ? -errno : 0;
+			if (ret == 0)
+				(void)unlinkat(sfd, name, 0);
+		}
 		if (ret != -EEXIST)
 			return ret;
 		if (fstatat(dfd, final, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -367,8 +370,8 @@ static int container_listen_staged(struct ring *r, const char *path, int dfd, in
 		ret = -errno;
 	else
 		ret = container_place(r, sfd, name, dfd, path);
-	(void)unlinkat(sfd, name, 0);   /* ENOENT once renamed */
 	if (ret < 0) {
+		(void)unlinkat(sfd, name, 0);
 		close(fd);
 		return ret;
 	}
