@@ -9,7 +9,7 @@
 # groff-base and mandoc (man page lint) and systemd (systemd-analyze verify) for
 # tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh).
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
-libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
+libcriterion-dev libjansson-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
 groff-base mandoc systemd prometheus"
 
 # The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,
