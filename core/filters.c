@@ -116,7 +116,7 @@ static int qparam_next(const char *q, size_t qlen, size_t *pos, char *scratch, s
 /* Go 1.17+ parseQuery fails on a ';' anywhere in a segment and skips the
  * pair; Go before 1.17 split on it. ParseForm then fails for both a ';' and a
  * bad escape, and dockerd's httputils.ParseForm answers 400: so do we, before
- * looking at any value. */
+ * looking at any value (our output is then a C string, too). */
 static int query_validate(const char *q, size_t qlen, char *scratch, char *msg, size_t msgcap)
 {
 	struct qparam p;
@@ -127,6 +127,13 @@ static int query_validate(const char *q, size_t qlen, char *scratch, char *msg, 
 		set_msg(msg, msgcap, "a ';' in the query is ambiguous");
 		return FILTERS_BAD;
 	}
+	/* Go's url.ParseRequestURI refuses control bytes (stringContainsCTLByte);
+	 * a raw blank would have ended the request-target already. */
+	for (size_t i = 0; i < qlen; i++)
+		if (is_ctl((unsigned char)q[i]) || q[i] == ' ') {
+			set_msg(msg, msgcap, "a control byte or blank in the query");
+			return FILTERS_BAD;
+		}
 	while ((r = qparam_next(q, qlen, &pos, scratch, &p)) == 1)
 		;
 	if (r != QP_BAD)

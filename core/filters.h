@@ -35,7 +35,8 @@ enum { FILTERS_BAD = 1 };
  * copied byte for byte, in order; empty segments ("a=1&&b") are dropped; a
  * query without `filters` gets one appended.
  * Refused (FILTERS_BAD, msg "dockmux isolation: ..."): a ';' anywhere (Go
- * 1.17+ rejects it, older Go split on it), a bad percent escape in any
+ * 1.17+ rejects it, older Go split on it), a raw control byte or blank (Go's
+ * URL parser rejects those), a bad percent escape in any
  * parameter (Go's ParseForm fails, dockerd answers 400), `filters` given
  * twice, filters that FromJSON rejects (not an object, values neither maps of
  * booleans nor lists of strings, the two forms mixed) or that repeat a key.
@@ -57,7 +58,8 @@ int filters_stamp_labels(const char *query, size_t qlen, const char *name, const
  * percent-decoded with '+' as a space. fn gets each decoded key and value
  * (not NUL-terminated, may contain any byte but are only valid during the
  * call) and returns 0 to go on, or a value that stops the walk and is
- * returned. A ';' or a bad escape anywhere refuses the whole query before fn
+ * returned. A ';', a raw control byte or blank, or a bad escape anywhere
+ * refuses the whole query before fn
  * is called at all (FILTERS_BAD with msg). Returns 0, fn's value, FILTERS_BAD,
  * -EINVAL or -ENOMEM. */
 typedef int (*filters_param_fn)(void *arg, const char *key, size_t klen, const char *val,

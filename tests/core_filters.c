@@ -154,7 +154,7 @@ Test(filters, forces_the_owner_label_and_keeps_the_rest)
 
 Test(filters, output_is_canonical_and_a_second_rewrite_changes_nothing)
 {
-	static const char q[] = "all=1&filters={\"label\":[\"a=b\"],\"name\":[\"x y\"]}";
+	static const char q[] = "all=1&filters={\"label\":[\"a=b\"],\"name\":[\"x+y\"]}";
 	char a[4096], b[4096], msg[FILTERS_MSG_MAX];
 	size_t la, lb;
 
@@ -192,6 +192,8 @@ static const struct bad_case bad_cases[] = {
 	  "mix" },
 	{ "a repeated filter key is refused", "filters={\"label\":{},\"label\":{}}", "repeated key" },
 	{ "a NUL in the JSON is refused", "filters={\"label\":{\"a%00\":true}}", NULL },
+	{ "a raw control byte is refused", "all=1\t&filters=", "control byte" },
+	{ "a raw blank is refused", "all=1 2", NULL },
 };
 
 Test(filters, refuses_what_dockerd_answers_400_or_reads_two_ways)
