@@ -412,7 +412,7 @@ static int hc_volumesfrom(struct gojson *g, void *ctx, const char *key, json_t *
 	return gojson_strings(g, v, path, false, volumesfrom_entry);
 }
 
-/* Links "name:alias" (runconfig/opts/parse.go ParseLink: a leading '/' of the
+/* Links "name:alias" (20.10 opts/opts.go ParseLink: a leading '/' of the
  * name dropped, the "/a:/b/alias" form of an inspected container). */
 int hostcfg_link(struct gojson *g, const char *s, size_t n, const char *path)
 {
