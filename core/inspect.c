@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +402,8 @@ static int judge(struct hostcfg *h, enum inspect_kind kind, json_t *root)
 		return GOJSON_WALK(g, NULL, root, "", connect_fields, false);
 	}
 }
+
+_Static_assert(INSPECT_MSG_MAX == GOJSON_MSG_MAX, "a refusal's message is copied whole");
 
 static void refused(struct inspect_result *res, const struct gojson *g)
 {
