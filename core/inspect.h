@@ -81,8 +81,9 @@ enum { INSPECT_FORWARD = 0, INSPECT_REFUSE = 1 };
 
 /* Judge one body of `kind`. Always initialises *res (inspect_result_deinit is
  * then safe, whatever the return). INSPECT_FORWARD: res->body is the body to
- * send instead of the client's (re-serialised, compact, owner label set for
- * container/volume/network create), res->refs the names to check.
+ * send instead of the client's (re-serialised, compact, the owner label set
+ * in the Labels of a container/volume/network create and of each volume
+ * mount's VolumeOptions), res->refs the names to check.
  * INSPECT_REFUSE: res->status and res->msg are the answer (msg printable ASCII,
  * no '\\', '"' only around a quoted client value, so safe in a log line and a
  * JSON string). -EINVAL (NULL policy, unknown kind), -ENOMEM. An empty body is
