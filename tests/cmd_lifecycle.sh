@@ -162,13 +162,16 @@ t_takeover_nobody() {
 check "takeover with no daemon running fails with a clear error" t_takeover_nobody
 
 # ---- graceful SIGTERM ----
-curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=3000000" \
+# 8 MB at 2 MB/s: dockmux has handed the last byte to the kernel (~0.7 MB of
+# socket and pipe buffers ahead of curl) ~3.6 s after the first, so the
+# SIGTERM below finds the response still open even on a loaded machine.
+curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=8000000" \
 	-o "$T/stream2.out" &
 CURL=$!
 streaming "$T/stream2.out"
 kill -TERM "$B"
 t_sigterm_grace() {
-	wait "$CURL" && [ "$(stat -c %s "$T/stream2.out")" = 3000000 ] && gone "$B" 50 && wait "$B" &&
+	wait "$CURL" && [ "$(stat -c %s "$T/stream2.out")" = 8000000 ] && gone "$B" 50 && wait "$B" &&
 		grep -q 'msg="stopping" signal="SIGTERM" conns=1' "$T/b.log"
 }
 check "SIGTERM lets an open response finish within the grace period, then exits 0" t_sigterm_grace
@@ -354,7 +357,7 @@ t_hup_while_draining() {
 	serve "$T/f.log" --log-file "$T/f.log"
 	f=$SERVE_PID
 	wait_log "$T/f.log" 'msg="ready"' || return 1
-	curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=2000000" \
+	curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=4000000" \
 		-o "$T/stream4.out" &
 	local c=$!
 	streaming "$T/stream4.out"
