@@ -9,6 +9,7 @@
 
 #include "ascii.h"
 
+#include <errno.h>
 #include <string.h>
 
 enum chunk_state {
@@ -285,4 +286,36 @@ enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_
 	}
 	*used = i;
 	return HTTP_CHUNK_MORE;
+}
+
+int http_chunked_decode(char *buf, size_t len, size_t *out_len)
+{
+	size_t i = 0, o = 0;
+
+	for (;;) {
+		uint64_t size = 0;
+		unsigned digits = 0;
+		const char *lf;
+
+		for (; i < len && is_hex((unsigned char)buf[i]); i++) {
+			if (++digits > 16)
+				return -EINVAL;
+			size = size << 4 | (uint64_t)hex_value((unsigned char)buf[i]);
+		}
+		/* The framer checked the rest of the size line: skip to its LF. */
+		lf = digits ? memchr(buf + i, '\n', len - i) : NULL;
+		if (!lf)
+			return -EINVAL;
+		i = (size_t)(lf - buf) + 1;
+		if (size == 0)
+			break;   /* the trailer section is dropped */
+		if (size > len - i || len - i - size < 2 || buf[i + size] != '\r' ||
+		    buf[i + size + 1] != '\n')
+			return -EINVAL;
+		memmove(buf + o, buf + i, size);
+		o += size;
+		i += size + 2;
+	}
+	*out_len = o;
+	return 0;
 }

@@ -56,6 +56,12 @@ void http_chunked_init_request(struct http_chunked *c, const char *token_name, s
 			       size_t hold);
 enum http_chunk http_chunked_feed(struct http_chunked *c, const char *buf, size_t len,
 				  size_t *used);
+/* Decode, in place, a whole chunked body a framer said DONE to (buf[0..len)
+ * is every byte it used): the chunks' data, concatenated, moves to the start
+ * of buf; extensions and trailer lines are dropped. *out_len gets the data
+ * bytes. 0, or -EINVAL for bytes that are not such a body. */
+int http_chunked_decode(char *buf, size_t len, size_t *out_len);
+
 /* Why the framer said ERROR (a static message for Docker's JSON body). */
 const char *http_chunked_reason(const struct http_chunked *c);
 

@@ -513,10 +513,19 @@ static ssize_t writer_result(const struct writer *w)
 	return (ssize_t)w->len;
 }
 
-ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
-			  const char *strip_name, size_t strip_len,
-			  const char *inject, size_t inject_len,
-			  char *out, size_t cap)
+/* Framing fields a re-framed head loses: the caller frames the body it
+ * sends (a Content-Length of its own). Expect goes too: the body is already
+ * whole, nothing waits for a 100 (RFC 9110 §10.1.1). */
+static bool header_reframed(const char *buf, struct http_span name)
+{
+	return http_name_is_lower(buf, name, "content-length", 14) ||
+	       http_name_is_lower(buf, name, "transfer-encoding", 17) ||
+	       http_name_is_lower(buf, name, "trailer", 7) ||
+	       http_name_is_lower(buf, name, "expect", 6);
+}
+
+ssize_t http_head_rewrite_ex(const char *buf, const struct http_head *h,
+			     const struct http_rewrite *rw, char *out, size_t cap)
 {
 	struct writer w = { .out = out, .cap = out ? cap : 0 };
 	char version[] = "HTTP/1.0\r\n";
@@ -524,13 +533,18 @@ ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
 	version[7] = h->minor ? '1' : '0';
 	writer_put(&w, buf + h->method.off, h->method.len);
 	writer_put(&w, " ", 1);
-	writer_put(&w, buf + h->target.off, h->target.len);
+	if (rw->target)
+		writer_put(&w, rw->target, rw->target_len);
+	else
+		writer_put(&w, buf + h->target.off, h->target.len);
 	writer_put(&w, " ", 1);
 	writer_put(&w, version, sizeof(version) - 1);
 	for (unsigned i = 0; i < h->nheaders; i++) {
 		const struct http_header *hd = &h->headers[i];
 
-		if (strip_name && http_name_is(buf, hd->name, strip_name, strip_len))
+		if (rw->strip_name && http_name_is(buf, hd->name, rw->strip_name, rw->strip_len))
+			continue;
+		if (rw->reframe && header_reframed(buf, hd->name))
 			continue;
 		writer_put(&w, buf + hd->name.off, hd->name.len);
 		if (hd->value.len) {
@@ -541,10 +555,21 @@ ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
 		}
 		writer_put(&w, "\r\n", 2);
 	}
-	if (inject)
-		writer_put(&w, inject, inject_len);
+	if (rw->inject)
+		writer_put(&w, rw->inject, rw->inject_len);
 	writer_put(&w, "\r\n", 2);
 	return writer_result(&w);
+}
+
+ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
+			  const char *strip_name, size_t strip_len,
+			  const char *inject, size_t inject_len,
+			  char *out, size_t cap)
+{
+	struct http_rewrite rw = { .strip_name = strip_name, .strip_len = strip_len,
+				   .inject = inject, .inject_len = inject_len };
+
+	return http_head_rewrite_ex(buf, h, &rw, out, cap);
 }
 
 static const char *status_text(int status)

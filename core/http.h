@@ -157,6 +157,24 @@ ssize_t http_head_rewrite(const char *buf, const struct http_head *h,
 			  const char *inject, size_t inject_len,
 			  char *out, size_t cap);
 
+/* What http_head_rewrite_ex changes; every field optional (zero: unchanged). */
+struct http_rewrite {
+	const char *strip_name;   /* headers of this name dropped, any case */
+	size_t strip_len;
+	const char *inject;       /* "Name: value\r\n" lines put before the empty line */
+	size_t inject_len;
+	const char *target;       /* the request-target sent instead of the client's */
+	size_t target_len;
+	bool reframe;             /* drop Content-Length, Transfer-Encoding, Trailer and
+	                           * Expect: the caller's inject frames the body it sends */
+};
+
+/* http_head_rewrite with a new target and re-framing (tenant isolation: a
+ * rewritten query, an inspected body sent with a length of its own). The
+ * result always ends in the empty line. Returns bytes written or -ENOSPC. */
+ssize_t http_head_rewrite_ex(const char *buf, const struct http_head *h,
+			     const struct http_rewrite *rw, char *out, size_t cap);
+
 /* Format Docker's error response: "HTTP/1.1 <status> <text>", Content-Type:
  * application/json, Content-Length, Connection: close (and for a 405, Allow:
  * HTTP_METHODS, RFC 9110 §15.5.6), body {"message":"<msg>"}

@@ -498,3 +498,98 @@ Test(chunked, request_framer_rejects_what_the_response_framer_rejects)
 		cr_expect_str_eq(http_chunked_reason(&c), "malformed chunked body");
 	}
 }
+
+/* ---- decoding a framed body (tenant isolation inspects the data) ---------- */
+
+struct decode_case {
+	const char *body;
+	size_t len;
+	const char *data;
+	size_t dlen;
+};
+
+#define D(body, data) { body, sizeof(body) - 1, data, sizeof(data) - 1 }
+
+static const struct decode_case decode_cases[] = {
+	D("5\r\nhello\r\n0\r\n\r\n", "hello"),
+	D("5\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\n\r\n", "hello 0123456789"),
+	D("0005\r\nhello\r\n000\r\n\r\n", "hello"),
+	D("000000000000000A\r\n0123456789\r\n0000000000000000\r\n\r\n", "0123456789"),
+	D("0\r\n\r\n", ""),
+	D("5;name=value\r\nhello\r\n0;last\r\n\r\n", "hello"),
+	D("5;n=\"a;b \\\" c\"\r\nhello\r\n0\r\n\r\n", "hello"),
+	D("5 ;a = b\r\nhello\r\n0\t; x\r\n\r\n", "hello"),
+	D("5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\r\n\r\n", "hello"),
+	D("4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n"),
+	D("5\r\n0\r\n\r\n\r\n0\r\n\r\n", "0\r\n\r\n"),
+	D("3\r\n\0\n\r\r\n0\r\n\r\n", "\0\n\r"),
+};
+
+Test(chunked, decodes_a_framed_body_to_its_data_in_place)
+{
+	for (size_t i = 0; i < N_ELEMS(decode_cases); i++) {
+		const struct decode_case *d = &decode_cases[i];
+		struct http_chunked c;
+		char buf[256];
+		size_t used, n = 99;
+
+		memcpy(buf, d->body, d->len);
+		http_chunked_init_request(&c, "Authorization", 13, 4096);
+		cr_assert_eq(http_chunked_feed(&c, buf, d->len, &used), HTTP_CHUNK_DONE, "case %zu", i);
+		cr_assert_eq(used, d->len, "case %zu", i);
+		cr_assert_eq(http_chunked_decode(buf, used, &n), 0, "case %zu", i);
+		cr_assert_eq(n, d->dlen, "case %zu: %zu bytes", i, n);
+		cr_assert_eq(memcmp(buf, d->data, n), 0, "case %zu", i);
+	}
+}
+
+Test(chunked, decode_refuses_bytes_that_are_not_a_whole_body)
+{
+	static const char *const bad[] = {
+		"", "5\r\nhel", "5\r\nhelloXY0\r\n\r\n", "zz\r\n", "5", "10000000000000000\r\n",
+	};
+
+	for (size_t i = 0; i < N_ELEMS(bad); i++) {
+		char buf[64];
+		size_t n = 7;
+
+		memcpy(buf, bad[i], strlen(bad[i]));
+		cr_expect_eq(http_chunked_decode(buf, strlen(bad[i]), &n), -EINVAL, "%s", bad[i]);
+		cr_expect_eq(n, 7, "out_len written on failure");
+	}
+}
+
+Test(chunked, decode_gives_back_random_data_cut_into_random_chunks)
+{
+	static char data[20000], body[20000 * 2 + 65536];
+	unsigned seed = 11;
+
+	for (int round = 0; round < 200; round++) {
+		size_t dlen = (size_t)rand_r(&seed) % sizeof(data), blen = 0, used, n;
+		struct http_chunked c;
+
+		for (size_t i = 0; i < dlen; i++)
+			data[i] = (char)rand_r(&seed);
+		for (size_t off = 0; off < dlen;) {
+			size_t k = 1 + (size_t)rand_r(&seed) % (round % 2 ? 7 : 3000);
+
+			if (k > dlen - off)
+				k = dlen - off;
+			blen += (size_t)sprintf(body + blen, "%zx%s\r\n", k,
+						rand_r(&seed) % 4 ? "" : ";ext=1");
+			memcpy(body + blen, data + off, k);
+			blen += k;
+			memcpy(body + blen, "\r\n", 2);
+			blen += 2;
+			off += k;
+		}
+		blen += (size_t)sprintf(body + blen, "0\r\n%s\r\n",
+					round % 3 ? "" : "X-Sum: 1\r\n");
+		http_chunked_init_request(&c, "Authorization", 13, 4096);
+		cr_assert_eq(http_chunked_feed(&c, body, blen, &used), HTTP_CHUNK_DONE, "round %d",
+			     round);
+		cr_assert_eq(http_chunked_decode(body, used, &n), 0, "round %d", round);
+		cr_assert_eq(n, dlen, "round %d", round);
+		cr_assert_eq(memcmp(body, data, dlen), 0, "round %d", round);
+	}
+}

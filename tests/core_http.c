@@ -372,6 +372,56 @@ Test(http, rewrite_with_custom_token_header)
 	cr_assert_str_eq(out, "GET /x HTTP/1.1\r\nAuthorization: Basic a\r\nX-Container-Token: good\r\n\r\n");
 }
 
+Test(http, rewrite_ex_sends_another_target_and_keeps_everything_else)
+{
+	const char *req = "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: h\r\n"
+			  "Authorization: Bearer stolen\r\n\r\n";
+	const char target[] = "/v1.41/containers/json?all=1&filters=%7B%7D";
+	struct http_rewrite rw = { .strip_name = "Authorization", .strip_len = 13,
+				   .inject = inject_line, .inject_len = sizeof(inject_line) - 1,
+				   .target = target, .target_len = sizeof(target) - 1 };
+	char out[512];
+	ssize_t n;
+
+	cr_assert_eq(parse(req), HTTP_PARSE_DONE);
+	n = http_head_rewrite_ex(req, &head, &rw, out, sizeof(out));
+	cr_assert_gt(n, 0);
+	out[n] = '\0';
+	cr_assert_str_eq(out, "GET /v1.41/containers/json?all=1&filters=%7B%7D HTTP/1.1\r\n"
+			      "Host: h\r\nAuthorization: Bearer tok-123\r\n\r\n");
+}
+
+Test(http, rewrite_ex_reframe_drops_every_framing_field_for_the_callers_own)
+{
+	const char *req = "POST /containers/create HTTP/1.1\r\nHost: h\r\n"
+			  "Transfer-Encoding: chunked\r\nTRAILER: X-Sum\r\n"
+			  "expect: 100-continue\r\nContent-Type: application/json\r\n"
+			  "Content-Lengthy: stays\r\n\r\n";
+	const char frame[] = "Content-Length: 2\r\n";
+	struct http_rewrite rw = { .inject = frame, .inject_len = sizeof(frame) - 1,
+				   .reframe = true };
+	char out[512];
+	ssize_t n;
+
+	cr_assert_eq(parse(req), HTTP_PARSE_DONE);
+	n = http_head_rewrite_ex(req, &head, &rw, out, sizeof(out));
+	cr_assert_gt(n, 0);
+	out[n] = '\0';
+	cr_assert_str_eq(out, "POST /containers/create HTTP/1.1\r\nHost: h\r\n"
+			      "Content-Type: application/json\r\nContent-Lengthy: stays\r\n"
+			      "Content-Length: 2\r\n\r\n");
+	cr_assert_eq(parse_n(out, (size_t)n, NULL), HTTP_PARSE_DONE);
+	cr_assert_eq(head.body, HTTP_BODY_LENGTH);
+	cr_assert_eq(head.content_length, 2);
+
+	/* a Content-Length body too */
+	req = "POST /volumes/create HTTP/1.1\r\nContent-Length: 99\r\n\r\n";
+	cr_assert_eq(parse(req), HTTP_PARSE_DONE);
+	n = http_head_rewrite_ex(req, &head, &rw, out, sizeof(out));
+	out[n] = '\0';
+	cr_assert_str_eq(out, "POST /volumes/create HTTP/1.1\r\nContent-Length: 2\r\n\r\n");
+}
+
 Test(http, rewrite_returns_enospc_and_never_writes_past_cap)
 {
 	const char *req = "GET /v1.41/info HTTP/1.1\r\nHost: h\r\nAuthorization: x\r\n\r\n";
