@@ -12,19 +12,70 @@
 
 #include <mimalloc.h>
 
+#include <sys/random.h>
+
 #include "ascii.h"
 #include "dircheck.h"
+#include "inspect.h"
 #include "keypath.h"
 #include "policy.h"
 #include "ring.h"
 
 #define DMX_PUBLIC __attribute__((visibility("default")))
 
+#define DMX_OWNER_LABEL "org.dockmux.owner"
+#define DMX_OWNER_LABEL_MAX 256
+#define DMX_INSPECT_BODY_MAX (64u << 20)
+#define DMX_ALLOWLIST_MAX 1024   /* entries per allowlist: far more than a tenant needs */
+
 struct dmx {
 	struct engine *engine;
 	unsigned nrings;
 	char dir[KEYPATH_DIR_MAX];
+	char owner_label[DMX_OWNER_LABEL_MAX];   /* isolation: the label's name */
+	size_t max_inspect_body;
 };
+
+/* The isolation half of a policy, compiled for one owner value (the key's
+ * hash, or a stand-in when only checking). */
+static int dmx_inspect_compile(const struct dmx_policy *policy, const char *label,
+			       const char *value, size_t max_body, struct inspect_policy **out,
+			       const char **why)
+{
+	struct inspect_config ic = {
+		.caps = policy ? policy->allow_caps : NULL,
+		.ncaps = policy ? policy->nallow_caps : 0,
+		.runtimes = policy ? policy->allow_runtimes : NULL,
+		.nruntimes = policy ? policy->nallow_runtimes : 0,
+		.binds = policy ? policy->allow_binds : NULL,
+		.nbinds = policy ? policy->nallow_binds : 0,
+		.label_name = label,
+		.label_value = value,
+		.max_body = max_body,
+	};
+
+	return inspect_policy_new(&ic, out, why);
+}
+
+/* What dmx_policy_check and a spawn both refuse before compiling anything. */
+static int dmx_policy_shape(const struct dmx_policy *policy, const char **why)
+{
+	if (policy->nuids && !policy->uids) {
+		*why = "uid list missing";
+		return -EINVAL;
+	}
+	if (!policy->isolate &&
+	    (policy->nallow_caps || policy->nallow_runtimes || policy->nallow_binds)) {
+		*why = "--allow-cap, --allow-runtime and --allow-bind need isolation";
+		return -EINVAL;
+	}
+	if (policy->nallow_caps > DMX_ALLOWLIST_MAX ||
+	    policy->nallow_runtimes > DMX_ALLOWLIST_MAX || policy->nallow_binds > DMX_ALLOWLIST_MAX) {
+		*why = "more than 1024 entries in an allowlist";
+		return -E2BIG;
+	}
+	return 0;
+}
 
 DMX_PUBLIC void dmx_config_init(struct dmx_config *cfg)
 {
@@ -125,6 +176,9 @@ DMX_PUBLIC int dmx_open(const struct dmx_config *cfg, dmx **out)
 {
 	struct dmx_config defaults;
 	struct engine_cfg ec;
+	struct inspect_policy *probe;
+	const char *label, *reason;
+	size_t seed;
 	char why[512];
 	unsigned nrings;
 	long ncpu;
@@ -147,6 +201,18 @@ DMX_PUBLIC int dmx_open(const struct dmx_config *cfg, dmx **out)
 	}
 	if (nrings > 256)
 		return -EINVAL;
+	label = cfg->owner_label ? cfg->owner_label : DMX_OWNER_LABEL;
+	if (strlen(label) >= DMX_OWNER_LABEL_MAX || cfg->max_inspect_body > DMX_INSPECT_BODY_MAX)
+		return -EINVAL;
+	ret = dmx_inspect_compile(NULL, label, "0000000000000000", 0, &probe, &reason);
+	if (ret < 0)
+		return ret;
+	inspect_policy_free(probe);
+	/* jansson seeds its hash once per process from /dev/urandom on first
+	 * use, which would be a ring thread's first inspection: do it here. */
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = 0;   /* jansson then reads /dev/urandom itself */
+	inspect_seed(seed);
 	ret = dircheck(ec.dir, true, why, sizeof(why));
 	if (ret < 0) {
 		if (cfg->log) {
@@ -161,6 +227,9 @@ DMX_PUBLIC int dmx_open(const struct dmx_config *cfg, dmx **out)
 	if (!d)
 		return -ENOMEM;
 	memcpy(d->dir, ec.dir, sizeof(d->dir));
+	memcpy(d->owner_label, label, strlen(label) + 1);
+	d->max_inspect_body = cfg->max_inspect_body ? (size_t)cfg->max_inspect_body
+						   : INSPECT_DEFAULT_MAX_BODY;
 	d->nrings = nrings;
 	ret = engine_new(&ec, nrings, &d->engine);
 	if (ret < 0) {
@@ -217,19 +286,24 @@ static int dmx_cmd_key(const dmx *d, struct ring_cmd *cmd, const char *key)
 
 DMX_PUBLIC int dmx_policy_check(const struct dmx_policy *policy, const char **why)
 {
+	struct inspect_policy *ip = NULL;
 	struct policy *p = NULL;
 	const char *reason = NULL;
 	int ret;
 
 	if (!policy)
 		return 0;
-	if (policy->nuids && !policy->uids) {
-		if (why)
-			*why = "uid list missing";
-		return -EINVAL;
-	}
-	ret = policy_new(policy->read_only != 0, policy->allow, policy->deny, &p, &reason);
+	ret = dmx_policy_shape(policy, &reason);
+	if (ret == 0)
+		ret = policy_new(policy->read_only != 0, policy->allow, policy->deny, &p, &reason);
 	policy_free(p);
+	if (ret == 0 && policy->isolate) {
+		/* The allowlists as a spawn compiles them (the label name is the
+		 * handle's; the default one here). */
+		ret = dmx_inspect_compile(policy, DMX_OWNER_LABEL, "0000000000000000", 0, &ip,
+					  &reason);
+		inspect_policy_free(ip);
+	}
 	if (ret < 0 && why)
 		*why = reason;
 	return ret;
@@ -260,8 +334,11 @@ static int dmx_spawn_cmd(dmx *d, const char *key, const char *token,
 	if (strlen(cmd.path) + 1 > cap)
 		return -ENOSPC;
 	if (policy) {
-		if (policy->nuids > 65536 || (policy->nuids && !policy->uids))
+		if (policy->nuids > 65536)
 			return -EINVAL;
+		ret = dmx_policy_shape(policy, &why);
+		if (ret < 0)
+			return ret;
 		/* The policy is compiled here, on the caller's thread; the ring
 		 * only swaps a pointer. */
 		if (!(policy->read_only == 0 && !policy->allow && !policy->deny)) {
@@ -270,11 +347,23 @@ static int dmx_spawn_cmd(dmx *d, const char *key, const char *token,
 			if (ret < 0)
 				return ret;
 		}
+		if (policy->isolate) {
+			char owner[17];
+
+			/* The owner value is the socket file's name: what an
+			 * operator sees in `ls` and on every labelled object. */
+			snprintf(owner, sizeof(owner), "%016llx", (unsigned long long)cmd.hash);
+			ret = dmx_inspect_compile(policy, d->owner_label, owner, d->max_inspect_body,
+						  &cmd.inspect, &why);
+			if (ret < 0)
+				goto out;
+		}
+		cmd.audit = policy->audit != 0;
 		if (policy->nuids) {
 			cmd.uids = mi_malloc(policy->nuids * sizeof(uid_t));
 			if (!cmd.uids) {
-				policy_free(cmd.policy);
-				return -ENOMEM;
+				ret = -ENOMEM;
+				goto out;
 			}
 			memcpy(cmd.uids, policy->uids, policy->nuids * sizeof(uid_t));
 			cmd.nuids = policy->nuids;
@@ -283,8 +372,10 @@ static int dmx_spawn_cmd(dmx *d, const char *key, const char *token,
 	cmd.token = token;
 	cmd.tokenlen = tlen;
 	ret = engine_call(d->engine, (unsigned)idx, &cmd);
+out:
 	/* Not taken on failure: ours to free. */
 	policy_free(cmd.policy);
+	inspect_policy_free(cmd.inspect);
 	mi_free(cmd.uids);
 	if (ret < 0)
 		return ret;

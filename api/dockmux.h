@@ -83,6 +83,14 @@ struct dmx_config {
 	                            * streams), nor while a request body is still going up.
 	                            * Set it above the slowest non-streaming call (a stop's
 	                            * grace period, a commit, an image resolve). */
+	/* Tenant isolation (dmx_policy.isolate), for every container that has it: */
+	const char *owner_label;   /* label stamped on what a container creates; NULL:
+	                            * "org.dockmux.owner" (printable ASCII, no blank, '=',
+	                            * '"' or '\\'). Its value is the key's 16-hex XXH3 hash,
+	                            * the name of its socket file. */
+	uint64_t    max_inspect_body; /* longest create body read and judged whole; 0: 1 MiB
+	                            * (dockerd's authorization plugins see as much), at most
+	                            * 64 MiB (over: 413). A chunked body counts its framing. */
 };
 
 /* Fill cfg with defaults (all fields as documented above, uid/gid -1). */
@@ -118,6 +126,27 @@ struct dmx_policy {
 	                            * zero or more, anywhere (examples in README.md) */
 	const uid_t *uids;         /* peers (SO_PEERCRED uid) allowed to connect; */
 	size_t      nuids;         /* 0: any */
+	/* Tenant isolation (README "Tenant isolation", in progress; off by default
+	 * until ownership checks land). A request the isolation router does not
+	 * know is refused 403; swarm, plugin changes, BuildKit sessions,
+	 * checkpoints are refused; lists, events and prunes see only objects
+	 * carrying the owner label (dmx_config.owner_label); container, exec,
+	 * volume and network create bodies, container start and network connect
+	 * are read whole (max_inspect_body) and judged (docs/design.md
+	 * "Isolation: body inspection": Privileged, host namespaces, devices, binds,
+	 * capabilities, ... refused 403 with Docker's JSON message), then sent
+	 * re-serialised with the owner label set. Not yet: requests naming an
+	 * existing object are not checked for its owner. */
+	int         isolate;
+	int         audit;         /* forward what the policy or isolation would refuse
+	                            * and log it instead (warning, "policy: would deny");
+	                            * malformed requests and 413s are still refused */
+	const char *const *allow_caps;     /* isolate: CapAdd entries let through */
+	size_t      nallow_caps;           /* ("NET_ADMIN", "cap_net_raw", "ALL") */
+	const char *const *allow_runtimes; /* isolate: runtimes let through (exact names) */
+	size_t      nallow_runtimes;
+	const char *const *allow_binds;    /* isolate: host directories binds may use */
+	size_t      nallow_binds;          /* (absolute; whole segments below them) */
 };
 
 /* Create (or find) the container's socket, listening before this returns.
@@ -134,8 +163,10 @@ int dmx_spawn(dmx *d, const char *key, const char *token, char *path_out, size_t
 int dmx_spawn_policy(dmx *d, const char *key, const char *token, const struct dmx_policy *policy,
 		     char *path_out, size_t cap);
 
-/* Validate a policy without spawning: 0, or -EINVAL (malformed) or -E2BIG (more
- * than 64 rules, a rule over 512 bytes or 32 segments) with a static message in *why. */
+/* Validate a policy without spawning: 0, or -EINVAL (malformed; also an
+ * allowlist without isolate, or an entry --allow-cap/--allow-runtime/--allow-bind
+ * would refuse) or -E2BIG (more than 64 rules, a rule over 512 bytes or 32
+ * segments) with a static message in *why. */
 int dmx_policy_check(const struct dmx_policy *policy, const char **why);
 
 /* Close the listener and every connection of key, unlink its socket, wipe its
@@ -152,7 +183,7 @@ struct dmx_stats {
 	uint64_t errors;              /* 4xx/5xx answered by dockmux itself, I/O errors */
 	uint64_t responses[6];        /* responses seen by class: [1] 1xx ... [5] 5xx, the
 	                               * daemon's and dockmux's own; [0] unused */
-	uint64_t denied;              /* requests refused by the policy (403) */
+	uint64_t denied;              /* requests refused by the policy or isolation (403) */
 };
 
 /* Counters of one container (key != NULL; -ENOENT if unknown), or the
@@ -164,7 +195,8 @@ struct dmx_entry {
 	char key[DMX_KEY_MAX + 1];
 	char path[DMX_PATH_MAX];
 	struct dmx_stats stats;
-	char policy[160];              /* e.g. "read-only,allow=containers+images" or "none" */
+	char policy[160];              /* e.g. "read-only,allow=containers+images" or "none";
+	                                * ",isolate" and ",audit" when set */
 	size_t nuids;                  /* allowed peer uids (0: any) */
 };
 

@@ -571,6 +571,21 @@ void inspect_policy_free(struct inspect_policy *p)
 	free(p);
 }
 
+const char *inspect_policy_label_name(const struct inspect_policy *p)
+{
+	return p->label_name;
+}
+
+const char *inspect_policy_label_value(const struct inspect_policy *p)
+{
+	return p->label_value;
+}
+
+size_t inspect_policy_max_body(const struct inspect_policy *p)
+{
+	return p->max_body;
+}
+
 /* One allowlist entry, checked and put in the form its check compares. */
 static int list_entry(const char *s, int what, char **out, const char **why)
 {

@@ -54,6 +54,12 @@ int inspect_policy_new(const struct inspect_config *cfg, struct inspect_policy *
 		       const char **why);
 void inspect_policy_free(struct inspect_policy *p);   /* NULL ok */
 
+/* What a compiled policy was given: the owner label (for the caller's query
+ * rewrites, filters.h) and the body cap in bytes (for its buffers). */
+const char *inspect_policy_label_name(const struct inspect_policy *p);
+const char *inspect_policy_label_value(const struct inspect_policy *p);
+size_t inspect_policy_max_body(const struct inspect_policy *p);
+
 enum inspect_ref_kind { INSPECT_REF_CONTAINER, INSPECT_REF_VOLUME, INSPECT_REF_NETWORK };
 
 /* A name the body uses, as the client wrote it (a name, an id or an id prefix:

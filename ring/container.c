@@ -84,11 +84,15 @@ static bool container_token_equals(const struct container *ctr, const struct eng
 static void container_policy_set(struct container *ctr, struct ring_cmd *cmd)
 {
 	policy_free(ctr->policy);
+	inspect_policy_free(ctr->inspect);
 	mi_free(ctr->uids);
 	ctr->policy = cmd->policy;
+	ctr->inspect = cmd->inspect;
+	ctr->audit = cmd->audit;
 	ctr->uids = cmd->uids;
 	ctr->nuids = cmd->nuids;
 	cmd->policy = NULL;
+	cmd->inspect = NULL;
 	cmd->uids = NULL;
 	cmd->nuids = 0;
 }
@@ -99,6 +103,7 @@ void container_free(struct container *ctr)
 	while (ctr->npool > 0)
 		close(ctr->pool[--ctr->npool]);
 	policy_free(ctr->policy);
+	inspect_policy_free(ctr->inspect);
 	mi_free(ctr->uids);
 	secret_free(&ctr->ring->secrets, ctr->token_line, ctr->token_len + 1);
 	mi_free(ctr);

@@ -272,6 +272,21 @@ static void ring_rstats(struct ring *r, struct ring_cmd *cmd)
 	cmd->rstats.conns = r->nconns;
 }
 
+/* dmx_entry.policy: policy_describe's text, then the isolation flags. */
+static void ring_policy_describe(const struct container *ctr, char *buf, size_t cap)
+{
+	size_t len;
+
+	policy_describe(ctr->policy, buf, cap);
+	if (!ctr->inspect && !ctr->audit)
+		return;
+	if (strcmp(buf, "none") == 0)
+		buf[0] = '\0';
+	len = strlen(buf);
+	snprintf(buf + len, cap - len, "%s%s%s%s", len ? "," : "", ctr->inspect ? "isolate" : "",
+		 ctr->inspect && ctr->audit ? "," : "", ctr->audit ? "audit" : "");
+}
+
 static int ring_list(struct ring *r, struct ring_cmd *cmd)
 {
 	struct ctab_item *it;
@@ -286,7 +301,7 @@ static int ring_list(struct ring *r, struct ring_cmd *cmd)
 			memcpy(e->key, ctr->key, ctr->item.keylen + 1);
 			memcpy(e->path, ctr->path, sizeof(e->path));
 			e->stats = ctr->stats;
-			policy_describe(ctr->policy, e->policy, sizeof(e->policy));
+			ring_policy_describe(ctr, e->policy, sizeof(e->policy));
 			e->nuids = ctr->nuids;
 		}
 		cmd->count++;

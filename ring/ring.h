@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "ctab.h"
+#include "inspect.h"
 #include "keypath.h"
 #include "policy.h"
 #include "dockmux.h"
@@ -65,6 +66,8 @@ struct ring_cmd {
 	const char *token;
 	size_t tokenlen;
 	struct policy *policy;         /* RING_CMD_SPAWN: handed over (NULL: none) */
+	struct inspect_policy *inspect;/* RING_CMD_SPAWN: handed over (NULL: no isolation) */
+	bool audit;                    /* RING_CMD_SPAWN */
 	uid_t *uids;                   /* RING_CMD_SPAWN: handed over (mi_malloc) */
 	size_t nuids;
 	bool adopt;                    /* RING_CMD_SPAWN: listen on adopt_fd (taken over) */
@@ -172,6 +175,8 @@ struct container {
 	unsigned npool;
 	struct dmx_stats stats;
 	struct policy *policy;        /* NULL: allow everything */
+	struct inspect_policy *inspect; /* tenant isolation (conn_iso.c); NULL: off */
+	bool audit;                   /* forward and log what would be refused */
 	uid_t *uids;                  /* allowed peer uids; nuids 0: any */
 	size_t nuids;
 	struct container *reap_next;

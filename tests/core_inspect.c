@@ -935,3 +935,11 @@ Test(inspect, long_values_are_cut_in_messages)
 	cr_expect(strstr(res.msg, "\"a?b?c?\"") != NULL, "%s", res.msg);
 	inspect_result_deinit(&res);
 }
+
+Test(inspect, a_compiled_policy_tells_its_label_and_body_cap)
+{
+	cr_assert_str_eq(inspect_policy_label_name(strict), LABEL);
+	cr_assert_str_eq(inspect_policy_label_value(strict), OWNER);
+	cr_assert_eq(inspect_policy_max_body(strict), INSPECT_DEFAULT_MAX_BODY);
+	cr_assert_eq(inspect_policy_max_body(tiny), 64);
+}

@@ -57,6 +57,10 @@ pub struct dmx_config {
     pub access_log: Option<unsafe extern "C" fn(userdata: *mut c_void, a: *const c_void)>,
     pub access_userdata: *mut c_void,
     pub response_timeout_ms: c_uint,
+    /// Tenant isolation: the owner label's name (NULL: "org.dockmux.owner").
+    pub owner_label: *const c_char,
+    /// Tenant isolation: longest create body judged whole (0: 1 MiB).
+    pub max_inspect_body: u64,
 }
 
 #[repr(C)]
@@ -67,6 +71,15 @@ pub struct dmx_policy {
     pub deny: *const c_char,
     pub uids: *const uid_t,
     pub nuids: usize,
+    /// Tenant isolation (in progress, not in the safe API yet).
+    pub isolate: c_int,
+    pub audit: c_int,
+    pub allow_caps: *const *const c_char,
+    pub nallow_caps: usize,
+    pub allow_runtimes: *const *const c_char,
+    pub nallow_runtimes: usize,
+    pub allow_binds: *const *const c_char,
+    pub nallow_binds: usize,
 }
 
 #[repr(C)]

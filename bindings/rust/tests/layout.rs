@@ -73,6 +73,8 @@ fn dmx_config_matches_c() {
             access_log,
             access_userdata,
             response_timeout_ms,
+            owner_label,
+            max_inspect_body,
         }
     ));
 }
@@ -86,7 +88,15 @@ fn dmx_policy_matches_c() {
             allow,
             deny,
             uids,
-            nuids
+            nuids,
+            isolate,
+            audit,
+            allow_caps,
+            nallow_caps,
+            allow_runtimes,
+            nallow_runtimes,
+            allow_binds,
+            nallow_binds,
         }
     ));
 }
