@@ -264,6 +264,7 @@ static void conn_free(struct conn *c)
 	mi_free(c->out);
 	mi_free(c->dbuf);
 	conn_access_free(c);
+	conn_iso_free(c);
 	mi_free(c);
 	r->nconns--;
 }
@@ -340,8 +341,9 @@ void conn_fail(struct conn *c, int status, const char *msg)
 	c->err_len = (uint32_t)n;
 	c->err_start = 0;
 	/* Requests framed before the bad one still go up and get their answers
-	 * first. A half-forwarded body does not: the daemon sees it cut short. */
-	if (c->req != REQ_HEAD && c->req != REQ_UPGRADE_WAIT) {
+	 * first (an inspected body is not in out before it is judged). A
+	 * half-forwarded body does not: the daemon sees it cut short. */
+	if (c->req != REQ_HEAD && c->req != REQ_UPGRADE_WAIT && c->req != REQ_INSPECT) {
 		c->out_start = c->out_end = 0;
 		c->up_pipe_len_dropped = c->up_pipe_len;
 		c->up_pipe_len = 0;

@@ -25,6 +25,9 @@ enum conn_req {
 	REQ_CHUNKED,     /* chunked body, framed by http_chunked */
 	REQ_UPGRADE_WAIT,/* a request that may upgrade or hijack went up (core/hijack.h):
 	                  * hold what follows unparsed until the daemon's verdict */
+	REQ_INSPECT,     /* isolation: reading a body whole to judge it (conn_iso.c);
+	                  * nothing of this request is in out yet */
+	REQ_INSPECT_OUT, /* isolation: the judged request going into out */
 	REQ_TUNNEL,      /* after an accepted upgrade or a hijack: raw bytes */
 	REQ_EOF,         /* client sent EOF; upstream write side shut */
 };
@@ -78,6 +81,7 @@ struct conn {
 	struct conn_access *access;
 	uint8_t access_head, access_count, access_done;
 	bool access_refused;          /* the failing request was logged already */
+	struct conn_iso *iso;         /* tenant isolation (conn_iso.c); NULL until needed */
 	uint64_t nbytes_up, nbytes_down;
 };
 
@@ -125,6 +129,33 @@ bool conn_pool_idle(const struct conn *c);
 
 void conn_up_next(struct conn *c);
 void conn_up_complete(struct conn *c, enum ring_op op, int res);
+void conn_head_timer_stop(struct conn *c);
+/* A request head went into out: the access record, the response tracker's
+ * entry (room is ensured before a head is parsed), the counters. */
+void conn_up_book(struct conn *c, const char *method, size_t mlen, const char *target,
+		  size_t tlen, bool hijack);
+/* The current request's body has gone into out (or it had none). */
+void conn_up_body_done(struct conn *c);
+
+/* conn_iso.c: tenant isolation, for a container with ctr->inspect. */
+enum conn_iso_verdict {
+	CONN_ISO_PASS,     /* forward the head (rw->target may be set: a rewritten query) */
+	CONN_ISO_BODY,     /* the head is kept: its body is read and judged (REQ_INSPECT,
+	                    * or REQ_INSPECT_OUT for an empty one); consume the head */
+	CONN_ISO_REFUSED,  /* the conn is failing */
+};
+enum conn_iso_verdict conn_iso_head(struct conn *c, const struct http_head *h,
+				    struct http_rewrite *rw);
+/* REQ_INSPECT: take body bytes from in. False when no progress can be made
+ * (more input needed, or the conn failed). */
+bool conn_iso_feed(struct conn *c);
+/* REQ_INSPECT_OUT: move the request into out. False when out is full (or
+ * the conn failed). */
+bool conn_iso_emit(struct conn *c);
+void conn_iso_free(struct conn *c);
+/* Audit: what would have been refused, at warning level, never a token. */
+void conn_audit_log(struct conn *c, const char *method, size_t mlen, const char *target,
+		    size_t tlen, int status, const char *why);
 /* The daemon answered the request that may hijack: it did (tunnel) or not. */
 void conn_up_upgrade_done(struct conn *c, bool accepted);
 

@@ -48,7 +48,8 @@ void conn_resp_timer_check(struct conn *c)
 
 	/* Measured from the request's last byte: never during an upload. */
 	if (!ms || c->closing || c->resp_deadline || c->out_start != c->out_end ||
-	    c->up_pipe_len || c->req == REQ_BODY || c->req == REQ_CHUNKED || !conn_resp_owed(c))
+	    c->up_pipe_len || c->req == REQ_BODY || c->req == REQ_CHUNKED ||
+	    c->req == REQ_INSPECT_OUT || !conn_resp_owed(c))
 		return;
 	c->resp_deadline = conn_now_ms() + ms;
 	conn_resp_timer_arm(c);

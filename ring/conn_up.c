@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -32,7 +33,7 @@ void conn_head_timer_start(struct conn *c)
 		c->head_deadline = conn_now_ms() + c->ring->cfg->head_timeout_ms;
 }
 
-static void conn_head_timer_stop(struct conn *c)
+void conn_head_timer_stop(struct conn *c)
 {
 	c->head_deadline = 0;
 }
@@ -58,7 +59,7 @@ static void conn_recv_head(struct conn *c)
 	io_uring_prep_link_timeout(sqe, &c->head_ts, 0);
 }
 
-static void conn_body_done(struct conn *c)
+void conn_up_body_done(struct conn *c)
 {
 	/* Nothing after a request that may hijack is parsed or forwarded
 	 * before the daemon's head says what it did. Parsed too early, stdin
@@ -84,18 +85,26 @@ static bool conn_up_blocked(const struct conn *c)
 	       (c->req == REQ_HEAD && resp_tracker_outstanding(&c->track) >= RESP_TRACK_FIFO);
 }
 
-static void conn_head_done(struct conn *c, const struct http_head *h)
+void conn_up_book(struct conn *c, const char *method, size_t mlen, const char *target,
+		  size_t tlen, bool hijack)
 {
-	c->hijack_after = hijack_request_may(c->in + c->in_start, h);
+	c->hijack_after = hijack;
 	c->body_total = 0;
 	conn_head_timer_stop(c);
-	conn_access_push(c, c->in + c->in_start + h->method.off, h->method.len,
-			 c->in + c->in_start + h->target.off, h->target.len);
+	conn_access_push(c, method, mlen, target, tlen);
 	/* Cannot fail: conn_up_blocked() kept us from parsing with a full FIFO. */
-	(void)resp_tracker_push(&c->track, http_name_is(c->in + c->in_start, h->method, "HEAD", 4),
-				c->hijack_after);
+	(void)resp_tracker_push(&c->track, mlen == 4 && strncasecmp(method, "HEAD", 4) == 0,
+				hijack);
 	if (c->ctr)
 		c->ctr->stats.requests++;
+}
+
+static void conn_head_done(struct conn *c, const struct http_head *h)
+{
+	const char *buf = c->in + c->in_start;
+
+	conn_up_book(c, buf + h->method.off, h->method.len, buf + h->target.off, h->target.len,
+		     hijack_request_may(buf, h));
 	switch (h->body) {
 	case HTTP_BODY_LENGTH:
 		c->body_left = h->content_length;
@@ -114,7 +123,7 @@ static void conn_head_done(struct conn *c, const struct http_head *h)
 	case HTTP_BODY_NONE:
 		break;
 	}
-	conn_body_done(c);
+	conn_up_body_done(c);
 }
 
 static bool conn_head_may_end(struct conn *c)
@@ -153,6 +162,11 @@ static bool conn_head_allowed(struct conn *c, const struct http_head *h)
 	case POLICY_ALLOW:
 		return true;
 	case POLICY_DENY:
+		if (c->ctr->audit) {
+			conn_audit_log(c, buf + h->method.off, h->method.len, buf + h->target.off,
+				       h->target.len, 403, why);
+			return true;
+		}
 		c->ctr->stats.denied++;
 		REFUSE(403);
 		conn_fail(c, 403, why);
@@ -171,12 +185,14 @@ static bool conn_head_allowed(struct conn *c, const struct http_head *h)
 static bool conn_up_process(struct conn *c)
 {
 	struct http_head h;
+	struct http_rewrite rw;
 	enum http_parse pr;
 	enum http_chunk cr;
 	size_t avail, space, n, used;
 	ssize_t w;
 
-	while (c->in_start < c->in_end && !c->failing) {
+	/* An inspected request goes into out from its own buffers, whatever in holds. */
+	while ((c->in_start < c->in_end || c->req == REQ_INSPECT_OUT) && !c->failing) {
 		avail = c->in_end - c->in_start;
 		space = c->ring->cfg->out_cap - c->out_end;
 		switch (c->req) {
@@ -206,11 +222,22 @@ static bool conn_up_process(struct conn *c)
 			}
 			if (!conn_head_allowed(c, &h))
 				return false;
-			w = http_head_rewrite(c->in + c->in_start, &h,
-					      c->ring->cfg->token_header,
-					      c->ring->cfg->token_header_len,
-					      c->ctr->token_line, c->ctr->token_len,
-					      c->out + c->out_end, space);
+			rw = (struct http_rewrite){ .strip_name = c->ring->cfg->token_header,
+						    .strip_len = c->ring->cfg->token_header_len,
+						    .inject = c->ctr->token_line,
+						    .inject_len = c->ctr->token_len };
+			switch (c->ctr->inspect ? conn_iso_head(c, &h, &rw) : CONN_ISO_PASS) {
+			case CONN_ISO_PASS:
+				break;
+			case CONN_ISO_BODY:
+				c->in_start += (uint32_t)h.head_len;
+				c->head_scan = c->in_start;
+				continue;
+			case CONN_ISO_REFUSED:
+				return false;
+			}
+			w = http_head_rewrite_ex(c->in + c->in_start, &h, &rw, c->out + c->out_end,
+						 space);
 			if (w < 0) {
 				if (c->out_end == 0) {
 					conn_fail(c, 431, "request header fields too large");
@@ -234,7 +261,7 @@ static bool conn_up_process(struct conn *c)
 			c->in_start += (uint32_t)n;
 			c->body_left -= n;
 			if (c->body_left == 0)
-				conn_body_done(c);
+				conn_up_body_done(c);
 			break;
 		case REQ_CHUNKED:
 			n = avail < space ? avail : space;
@@ -255,9 +282,17 @@ static bool conn_up_process(struct conn *c)
 			c->out_end += (uint32_t)used;
 			c->in_start += (uint32_t)used;
 			if (cr == HTTP_CHUNK_DONE)
-				conn_body_done(c);
+				conn_up_body_done(c);
 			else if (used < n)
 				return true;   /* a trailer line's start: keep it, read more */
+			break;
+		case REQ_INSPECT:
+			if (!conn_iso_feed(c))
+				return !c->failing && !c->closing;
+			break;
+		case REQ_INSPECT_OUT:
+			if (!conn_iso_emit(c))
+				return !c->failing;   /* out full: it drains first */
 			break;
 		case REQ_TUNNEL:
 			n = avail < space ? avail : space;
@@ -364,7 +399,7 @@ void conn_up_next(struct conn *c)
 		/* Everything below goes in order: wait for the splice-in. */
 		if (c->up_sin_busy)
 			return;
-		if (c->in_start == c->in_end || c->req == REQ_EOF)
+		if ((c->in_start == c->in_end && c->req != REQ_INSPECT_OUT) || c->req == REQ_EOF)
 			break;
 		if (!conn_up_process(c))
 			return;
@@ -495,7 +530,7 @@ void conn_up_complete(struct conn *c, enum ring_op op, int res)
 		if (c->req == REQ_BODY) {
 			c->body_left -= (uint64_t)res;
 			if (c->body_left == 0)
-				conn_body_done(c);
+				conn_up_body_done(c);
 		}
 		break;
 	case OP_U_SEND:

@@ -195,6 +195,7 @@ void upstream_request_deinit(struct upstream_req *r)
 	}
 	free(r->headers);
 	free(r->trailers);
+	free(r->body);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -572,6 +573,11 @@ static void serve(struct upstream *u, struct uconn *c)
 			ret = 0;
 		}
 		r.body_len = b.len;
+		if (b.len <= UPSTREAM_BODY_KEPT && (r.body = malloc(b.len + 1))) {
+			if (b.len)
+				memcpy(r.body, b.data, b.len);
+			r.body[b.len] = '\0';
+		}
 		/* dockerd's BuildKit routes upgrade on the Upgrade header alone. */
 		upgrade = req_has_token(&r, "Connection", "upgrade") ||
 			  ((path_is(r.target, "/grpc") || path_is(r.target, "/session")) &&
@@ -913,6 +919,12 @@ static int req_copy(const struct upstream_req *src, struct upstream_req *dst)
 	dst->version = strdup(src->version);
 	dst->body_len = src->body_len;
 	dst->chunked = src->chunked;
+	if (src->body) {
+		dst->body = malloc(src->body_len + 1);
+		if (!dst->body)
+			goto err;
+		memcpy(dst->body, src->body, src->body_len + 1);
+	}
 	dst->conn_id = src->conn_id;
 	if (src->trailers) {
 		dst->trailers = malloc(src->trailers_len + 1);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #define UPSTREAM_BYE "BYE\n"
+#define UPSTREAM_BODY_KEPT (64 * 1024)   /* bodies up to this are logged (req.body) */
 
 /* upstream_new flags */
 #define UPSTREAM_CLOSE_AFTER_RESPONSE 1u   /* answer "Connection: close", then close */
@@ -59,6 +60,8 @@ struct upstream_req {
 	                          * their CRLF, and a partial line cut by EOF); NUL-terminated,
 	                          * NULL if none */
 	size_t trailers_len;
+	char *body;              /* the decoded body, NUL-terminated, when at most
+	                          * UPSTREAM_BODY_KEPT bytes; else NULL */
 	unsigned conn_id;        /* upstream connection it arrived on, from 1 */
 };
 
