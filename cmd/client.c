@@ -156,6 +156,7 @@ static int list_append(char *buf, size_t *len, size_t max, char sep, const char 
 /* The policy options of spawn, gathered before the request is built. */
 struct spawn_policy {
 	bool read_only;
+	bool isolate;
 	bool has_allow;
 	size_t allow_len, deny_len, nuids;
 	char allow[CTL_ALLOW_MAX + 1];
@@ -170,6 +171,9 @@ static int spawn_policy_opt(struct spawn_policy *sp, int opt, const char *arg)
 	switch (opt) {
 	case 'r':
 		sp->read_only = true;
+		return 0;
+	case 'i':
+		sp->isolate = true;
 		return 0;
 	case 'a':
 		sp->has_allow = true;
@@ -205,6 +209,7 @@ static int spawn_policy_set(const struct spawn_policy *sp, struct ctl_request *r
 {
 	struct dmx_policy pol = {
 		.read_only = sp->read_only,
+		.isolate = sp->isolate,
 		.allow = sp->has_allow ? sp->allow : NULL,
 		.deny = sp->deny_len ? sp->deny : NULL,
 		.uids = sp->uids,
@@ -237,6 +242,7 @@ int cmd_spawn(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "token-file", required_argument, NULL, 'f' },
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "isolate", no_argument, NULL, 'i' },
 		{ "allow", required_argument, NULL, 'a' },
 		{ "deny", required_argument, NULL, 'd' },
 		{ "uid", required_argument, NULL, 'u' },
@@ -260,6 +266,7 @@ int cmd_spawn(int argc, char **argv)
 		case 'c': control = optarg; break;
 		case 'f': token_file = optarg; break;
 		case 'r':
+		case 'i':
 		case 'a':
 		case 'd':
 		case 'u':

@@ -91,7 +91,8 @@ int ctl_request_set_policy(struct ctl_request *req, const struct dmx_policy *pol
 		return -EMSGSIZE;
 	if (policy->nuids && (!policy->uids || !ctl_uids_ok(policy->uids, policy->nuids)))
 		return -EINVAL;
-	req->flags = policy->read_only ? CTL_FLAG_READ_ONLY : 0;
+	req->flags = (policy->read_only ? CTL_FLAG_READ_ONLY : 0) |
+		     (policy->isolate ? CTL_FLAG_ISOLATE : 0);
 	req->allow_len = (uint16_t)allow_len;
 	memcpy(req->allow, policy->allow ? policy->allow : "", allow_len + 1);
 	req->deny_len = (uint16_t)deny_len;
@@ -106,6 +107,7 @@ void ctl_request_policy(const struct ctl_request *req, struct dmx_policy *out)
 {
 	*out = (struct dmx_policy){
 		.read_only = (req->flags & CTL_FLAG_READ_ONLY) != 0,
+		.isolate = (req->flags & CTL_FLAG_ISOLATE) != 0,
 		.allow = req->allow_len ? req->allow : NULL,
 		.deny = req->deny_len ? req->deny : NULL,
 		.uids = req->nuids ? req->uids : NULL,

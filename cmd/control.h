@@ -40,7 +40,8 @@ enum ctl_op {
 /* Policy flags; any other bit is refused (-EOPNOTSUPP), never ignored: an
  * unknown bit would be a restriction this daemon cannot enforce. */
 #define CTL_FLAG_READ_ONLY 0x01u
-#define CTL_FLAGS_KNOWN CTL_FLAG_READ_ONLY
+#define CTL_FLAG_ISOLATE 0x02u   /* dmx_policy.isolate */
+#define CTL_FLAGS_KNOWN (CTL_FLAG_READ_ONLY | CTL_FLAG_ISOLATE)
 
 /* Bounds of the policy fields, a little above what the library accepts so
  * that it, not the wire, names the problem: the 19 API area names with commas

@@ -346,7 +346,7 @@ Test(control_request, encode_rejects_bad_policies)
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "list with uids");
 
 	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
-	req.flags = 0x02;
+	req.flags = 0x80;
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "unknown flag");
 	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
 	req.allow_len = CTL_ALLOW_MAX + 1;
@@ -1202,4 +1202,22 @@ Test(control_call, connect_errors)
 	req_set(&req, CTL_OP_LIST, "k", 1, "", 0);
 	cr_assert_eq(ctl_call("/nonexistent/dockmux/control.sock", &req, &st, &payload, &len),
 		     -EINVAL, "a bad request is refused before connecting");
+}
+
+Test(control_request, the_isolate_flag_travels_with_a_spawn)
+{
+	static struct ctl_request req, out;
+	static uint8_t buf[CTL_REQ_MAX];
+	struct dmx_policy pol = { .isolate = 1 }, back;
+	int n;
+
+	req_set(&req, CTL_OP_SPAWN, "k", 1, "t", 1);
+	cr_assert_eq(ctl_request_set_policy(&req, &pol), 0);
+	cr_assert_eq(req.flags, CTL_FLAG_ISOLATE);
+	n = ctl_request_encode(&req, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n);
+	ctl_request_policy(&out, &back);
+	cr_assert_eq(back.isolate, 1);
+	cr_assert_eq(back.read_only, 0);
 }
