@@ -402,6 +402,57 @@ left: $left"
 		echo "# skipped read-only policy checks: this dockmux has no spawn --read-only"
 	fi
 
+	# Tenant isolation (spawn --isolate, issue 11; not guarded: a dockmux
+	# without it fails here). dockmux judges create bodies and answers the
+	# refusals itself, stamps the owner label (the socket file's 16-hex name)
+	# on what the tenant creates, and lists only what carries it. stdout is
+	# compared; the CLI's stderr only grep'd for the refusal's message.
+	ISO=$(printf '%s' "$TOKEN1-iso" | timeout 10 "$DOCKMUX" spawn --control "$CTL" --isolate \
+		"$RUN-iso" 2>"$W/spawn.err")
+	if [ -S "$ISO" ]; then
+		OWNER=$(basename "$ISO" .sock)
+		up() { timeout -k 5 30 "$DOCKER" -H "unix://$UPSTREAM" "$@"; }
+		SOCK=$ISO T=30 dk run --rm --privileged --name "$RUN-iso-priv" $L "$IMAGE" true \
+			>"$W/iso.out" 2>"$W/iso.err"
+		rc=$?
+		left=$(up ps -aq --filter "name=$RUN-iso-priv" 2>"$W/stderr")
+		[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'Privileged' "$W/iso.err" &&
+			[ ! -s "$W/iso.out" ] && [ -z "$left" ] &&
+			ok "isolated socket: run --privileged is refused naming Privileged, nothing created" ||
+			nok "isolated socket: run --privileged is refused naming Privileged, nothing created" \
+				"exit $rc: $(cat "$W/iso.err") left: $left"
+		SOCK=$ISO T=30 dk run --rm -v /:/host --name "$RUN-iso-bind" $L "$IMAGE" true \
+			>"$W/iso.out" 2>"$W/iso.err"
+		rc=$?
+		left=$(up ps -aq --filter "name=$RUN-iso-bind" 2>"$W/stderr")
+		[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'bind allowlist' "$W/iso.err" &&
+			[ -z "$left" ] && ok "isolated socket: run -v /:/host is refused, nothing created" ||
+			nok "isolated socket: run -v /:/host is refused, nothing created" \
+				"exit $rc: $(cat "$W/iso.err") left: $left"
+		expect "isolated socket: docker run works" hi 'SOCK=$ISO dk run --rm $L "$IMAGE" echo hi'
+		# A client's own owner label is replaced, never kept.
+		SOCK=$ISO dk run -d --name "$RUN-iso-c" $L --label org.dockmux.owner=0000000000000000 \
+			"$IMAGE" sleep 600 >/dev/null 2>"$W/iso.err"
+		expect "isolated socket: its container carries the owner label (on dockerd itself)" \
+			"$OWNER" 'up inspect --format "{{index .Config.Labels \"org.dockmux.owner\"}}" "$RUN-iso-c"'
+		expect "isolated socket: docker ps -a lists only its own containers" "$RUN-iso-c" \
+			'SOCK=$ISO dk ps -a --format "{{.Names}}"'
+		all=$(up ps -a --format '{{.Names}}' 2>"$W/stderr")
+		[ "$(wc -l <<<"$all")" -gt 1 ] && grep -qx "$RUN-iso-c" <<<"$all" &&
+			ok "isolated socket: dockerd itself has others besides" ||
+			nok "isolated socket: dockerd itself has others besides" "$all"
+		# (a plain dockerd fails `node ls` too: the message says who refused)
+		SOCK=$ISO dk node ls >/dev/null 2>"$W/iso.err"
+		grep -q 'dockmux isolation: swarm' "$W/iso.err" &&
+			ok "isolated socket: swarm is refused by dockmux" ||
+			nok "isolated socket: swarm is refused by dockmux" "$(cat "$W/iso.err")"
+		out=$(timeout 10 "$DOCKMUX" ls --control "$CTL" 2>"$W/stderr")
+		awk -v k="$RUN-iso" '$1 == k' <<<"$out" | grep -q 'isolate' &&
+			ok "ls shows the key's isolation" || nok "ls shows the key's isolation" "$out"
+	else
+		nok "spawn --isolate" "$ISO $(cat "$W/spawn.err")"
+	fi
+
 	# Takeover (`serve --takeover`): a container with the socket bind-mounted
 	# keeps its Docker access, and a logs -f and an events stream opened before
 	# the handoff run on to their end through the old daemon.
