@@ -32,7 +32,10 @@
 enum route_query { Q_NONE, Q_IMPORT, Q_BUILD };
 
 struct route {
-	const char *route;            /* "METHOD pattern", moby's path template */
+	const char *route;            /* "METHOD template", for isoroute.route */
+	const char *method;
+	size_t mlen;
+	const char *tpl;              /* moby's path template */
 	enum isoroute_action action;
 	enum isoroute_object object;  /* the object the template's first variable names */
 	enum inspect_kind kind;       /* INSPECT_BODY */
@@ -40,11 +43,14 @@ struct route {
 	enum route_query query;
 };
 
-#define FWD(r) { r, ISOROUTE_FORWARD, ISOROUTE_OBJ_NONE, 0, NULL, Q_NONE }
-#define FILTER(r) { r, ISOROUTE_FORCE_FILTER, ISOROUTE_OBJ_NONE, 0, NULL, Q_NONE }
-#define OWNER(r, o) { r, ISOROUTE_NEEDS_OWNER, ISOROUTE_OBJ_##o, 0, NULL, Q_NONE }
-#define BODY(r, o, k) { r, ISOROUTE_INSPECT_BODY, ISOROUTE_OBJ_##o, INSPECT_##k, NULL, Q_NONE }
-#define REFUSE(r, m) { r, ISOROUTE_REFUSE, ISOROUTE_OBJ_NONE, 0, m, Q_NONE }
+/* The method apart (no scan of the string per request), and joined for logs. */
+#define R(m, t) #m " " t, #m, sizeof(#m) - 1, t
+#define FWD(m, t) { R(m, t), ISOROUTE_FORWARD, ISOROUTE_OBJ_NONE, 0, NULL, Q_NONE }
+#define FILTER(m, t) { R(m, t), ISOROUTE_FORCE_FILTER, ISOROUTE_OBJ_NONE, 0, NULL, Q_NONE }
+#define OWNER(m, t, o) { R(m, t), ISOROUTE_NEEDS_OWNER, ISOROUTE_OBJ_##o, 0, NULL, Q_NONE }
+#define BODY(m, t, o, k) \
+	{ R(m, t), ISOROUTE_INSPECT_BODY, ISOROUTE_OBJ_##o, INSPECT_##k, NULL, Q_NONE }
+#define REFUSE(m, t, msg) { R(m, t), ISOROUTE_REFUSE, ISOROUTE_OBJ_NONE, 0, msg, Q_NONE }
 
 /* moby 20.10's routes (api/server/router/<name>/<name>.go initRoutes), and
  * the two the current daemon added (GET /images/{name}/attestations, PUT
@@ -53,135 +59,135 @@ struct route {
  * one is always followed by literal text only (tests/core_isoroute.c checks). */
 static const struct route routes[] = {
 	/* checkpoint (experimental; before container "or the DELETE gets masked") */
-	REFUSE("GET /containers/{name:.*}/checkpoints", MSG_CHECKPOINT),
-	REFUSE("POST /containers/{name:.*}/checkpoints", MSG_CHECKPOINT),
-	REFUSE("DELETE /containers/{name}/checkpoints/{checkpoint}", MSG_CHECKPOINT),
+	REFUSE(GET, "/containers/{name:.*}/checkpoints", MSG_CHECKPOINT),
+	REFUSE(POST, "/containers/{name:.*}/checkpoints", MSG_CHECKPOINT),
+	REFUSE(DELETE, "/containers/{name}/checkpoints/{checkpoint}", MSG_CHECKPOINT),
 	/* container */
-	OWNER("HEAD /containers/{name:.*}/archive", CONTAINER),
-	FILTER("GET /containers/json"),
-	OWNER("GET /containers/{name:.*}/export", CONTAINER),
-	OWNER("GET /containers/{name:.*}/changes", CONTAINER),
-	OWNER("GET /containers/{name:.*}/json", CONTAINER),
-	OWNER("GET /containers/{name:.*}/top", CONTAINER),
-	OWNER("GET /containers/{name:.*}/logs", CONTAINER),
-	OWNER("GET /containers/{name:.*}/stats", CONTAINER),
-	OWNER("GET /containers/{name:.*}/attach/ws", CONTAINER),
-	OWNER("GET /exec/{id:.*}/json", EXEC),
-	OWNER("GET /containers/{name:.*}/archive", CONTAINER),
-	BODY("POST /containers/create", NONE, CONTAINER_CREATE),
-	OWNER("POST /containers/{name:.*}/kill", CONTAINER),
-	OWNER("POST /containers/{name:.*}/pause", CONTAINER),
-	OWNER("POST /containers/{name:.*}/unpause", CONTAINER),
-	OWNER("POST /containers/{name:.*}/restart", CONTAINER),
-	BODY("POST /containers/{name:.*}/start", CONTAINER, CONTAINER_START),
-	OWNER("POST /containers/{name:.*}/stop", CONTAINER),
-	OWNER("POST /containers/{name:.*}/wait", CONTAINER),
-	OWNER("POST /containers/{name:.*}/resize", CONTAINER),
-	OWNER("POST /containers/{name:.*}/attach", CONTAINER),
+	OWNER(HEAD, "/containers/{name:.*}/archive", CONTAINER),
+	FILTER(GET, "/containers/json"),
+	OWNER(GET, "/containers/{name:.*}/export", CONTAINER),
+	OWNER(GET, "/containers/{name:.*}/changes", CONTAINER),
+	OWNER(GET, "/containers/{name:.*}/json", CONTAINER),
+	OWNER(GET, "/containers/{name:.*}/top", CONTAINER),
+	OWNER(GET, "/containers/{name:.*}/logs", CONTAINER),
+	OWNER(GET, "/containers/{name:.*}/stats", CONTAINER),
+	OWNER(GET, "/containers/{name:.*}/attach/ws", CONTAINER),
+	OWNER(GET, "/exec/{id:.*}/json", EXEC),
+	OWNER(GET, "/containers/{name:.*}/archive", CONTAINER),
+	BODY(POST, "/containers/create", NONE, CONTAINER_CREATE),
+	OWNER(POST, "/containers/{name:.*}/kill", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/pause", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/unpause", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/restart", CONTAINER),
+	BODY(POST, "/containers/{name:.*}/start", CONTAINER, CONTAINER_START),
+	OWNER(POST, "/containers/{name:.*}/stop", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/wait", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/resize", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/attach", CONTAINER),
 	/* POST /containers/{name:.*}/copy: gone since API 1.12 (an error in
 	 * 20.10, no route today): left to the refusal of unknown routes. */
-	BODY("POST /containers/{name:.*}/exec", CONTAINER, EXEC_CREATE),
-	OWNER("POST /exec/{name:.*}/start", EXEC),
-	OWNER("POST /exec/{name:.*}/resize", EXEC),
-	OWNER("POST /containers/{name:.*}/rename", CONTAINER),
-	OWNER("POST /containers/{name:.*}/update", CONTAINER),
-	FILTER("POST /containers/prune"),
-	OWNER("POST /commit", CONTAINER),   /* ?container=: name_param */
-	OWNER("PUT /containers/{name:.*}/archive", CONTAINER),
-	OWNER("DELETE /containers/{name:.*}", CONTAINER),
+	BODY(POST, "/containers/{name:.*}/exec", CONTAINER, EXEC_CREATE),
+	OWNER(POST, "/exec/{name:.*}/start", EXEC),
+	OWNER(POST, "/exec/{name:.*}/resize", EXEC),
+	OWNER(POST, "/containers/{name:.*}/rename", CONTAINER),
+	OWNER(POST, "/containers/{name:.*}/update", CONTAINER),
+	FILTER(POST, "/containers/prune"),
+	OWNER(POST, "/commit", CONTAINER),   /* ?container=: name_param */
+	OWNER(PUT, "/containers/{name:.*}/archive", CONTAINER),
+	OWNER(DELETE, "/containers/{name:.*}", CONTAINER),
 	/* image: images are shared (pulled once for every tenant); tag and
 	 * remove rules are for later (docs/NOTES.md) */
-	FWD("GET /images/json"),
-	FWD("GET /images/search"),
-	FWD("GET /images/get"),
-	FWD("GET /images/{name:.*}/get"),
-	FWD("GET /images/{name:.*}/history"),
-	FWD("GET /images/{name:.*}/json"),
-	FWD("GET /images/{name:.*}/attestations"),
-	FWD("POST /images/load"),
-	{ "POST /images/create", ISOROUTE_FORWARD, ISOROUTE_OBJ_NONE, 0, NULL, Q_IMPORT },
-	FWD("POST /images/{name:.*}/push"),
-	FWD("POST /images/{name:.*}/tag"),
-	FILTER("POST /images/prune"),
-	FWD("DELETE /images/{name:.*}"),
+	FWD(GET, "/images/json"),
+	FWD(GET, "/images/search"),
+	FWD(GET, "/images/get"),
+	FWD(GET, "/images/{name:.*}/get"),
+	FWD(GET, "/images/{name:.*}/history"),
+	FWD(GET, "/images/{name:.*}/json"),
+	FWD(GET, "/images/{name:.*}/attestations"),
+	FWD(POST, "/images/load"),
+	{ R(POST, "/images/create"), ISOROUTE_FORWARD, ISOROUTE_OBJ_NONE, 0, NULL, Q_IMPORT },
+	FWD(POST, "/images/{name:.*}/push"),
+	FWD(POST, "/images/{name:.*}/tag"),
+	FILTER(POST, "/images/prune"),
+	FWD(DELETE, "/images/{name:.*}"),
 	/* system (OPTIONS "/{anyroute:.*}" is handled before the table) */
-	FWD("GET /_ping"),
-	FWD("HEAD /_ping"),
-	FILTER("GET /events"),
-	FWD("GET /info"),
-	FWD("GET /version"),
+	FWD(GET, "/_ping"),
+	FWD(HEAD, "/_ping"),
+	FILTER(GET, "/events"),
+	FWD(GET, "/info"),
+	FWD(GET, "/version"),
 	/* dockerd 20.10 reads no filters here: forced anyway, for daemons that
 	 * do; what it still shows is listed in docs/NOTES.md */
-	FILTER("GET /system/df"),
-	FWD("POST /auth"),
+	FILTER(GET, "/system/df"),
+	FWD(POST, "/auth"),
 	/* volume */
-	FILTER("GET /volumes"),
-	OWNER("GET /volumes/{name:.*}", VOLUME),
-	BODY("POST /volumes/create", NONE, VOLUME_CREATE),
-	FILTER("POST /volumes/prune"),
-	REFUSE("PUT /volumes/{name:.*}", MSG_SWARM),
-	OWNER("DELETE /volumes/{name:.*}", VOLUME),
+	FILTER(GET, "/volumes"),
+	OWNER(GET, "/volumes/{name:.*}", VOLUME),
+	BODY(POST, "/volumes/create", NONE, VOLUME_CREATE),
+	FILTER(POST, "/volumes/prune"),
+	REFUSE(PUT, "/volumes/{name:.*}", MSG_SWARM),
+	OWNER(DELETE, "/volumes/{name:.*}", VOLUME),
 	/* build */
-	{ "POST /build", ISOROUTE_BUILD_QUERY, ISOROUTE_OBJ_NONE, 0, NULL, Q_BUILD },
-	REFUSE("POST /build/prune", MSG_BUILD_PRUNE),
-	FWD("POST /build/cancel"),   /* by a build's random id */
+	{ R(POST, "/build"), ISOROUTE_BUILD_QUERY, ISOROUTE_OBJ_NONE, 0, NULL, Q_BUILD },
+	REFUSE(POST, "/build/prune", MSG_BUILD_PRUNE),
+	FWD(POST, "/build/cancel"),   /* by a build's random id */
 	/* session */
-	REFUSE("POST /session", MSG_BUILDKIT),
+	REFUSE(POST, "/session", MSG_BUILDKIT),
 	/* swarm: reads too (service specs carry the operator's Env) */
-	REFUSE("POST /swarm/init", MSG_SWARM),
-	REFUSE("POST /swarm/join", MSG_SWARM),
-	REFUSE("POST /swarm/leave", MSG_SWARM),
-	REFUSE("GET /swarm", MSG_SWARM),
-	REFUSE("GET /swarm/unlockkey", MSG_SWARM),
-	REFUSE("POST /swarm/update", MSG_SWARM),
-	REFUSE("POST /swarm/unlock", MSG_SWARM),
-	REFUSE("GET /services", MSG_SWARM),
-	REFUSE("GET /services/{id}", MSG_SWARM),
-	REFUSE("POST /services/create", MSG_SWARM),
-	REFUSE("POST /services/{id}/update", MSG_SWARM),
-	REFUSE("DELETE /services/{id}", MSG_SWARM),
-	REFUSE("GET /services/{id}/logs", MSG_SWARM),
-	REFUSE("GET /nodes", MSG_SWARM),
-	REFUSE("GET /nodes/{id}", MSG_SWARM),
-	REFUSE("DELETE /nodes/{id}", MSG_SWARM),
-	REFUSE("POST /nodes/{id}/update", MSG_SWARM),
-	REFUSE("GET /tasks", MSG_SWARM),
-	REFUSE("GET /tasks/{id}", MSG_SWARM),
-	REFUSE("GET /tasks/{id}/logs", MSG_SWARM),
-	REFUSE("GET /secrets", MSG_SWARM),
-	REFUSE("POST /secrets/create", MSG_SWARM),
-	REFUSE("DELETE /secrets/{id}", MSG_SWARM),
-	REFUSE("GET /secrets/{id}", MSG_SWARM),
-	REFUSE("POST /secrets/{id}/update", MSG_SWARM),
-	REFUSE("GET /configs", MSG_SWARM),
-	REFUSE("POST /configs/create", MSG_SWARM),
-	REFUSE("DELETE /configs/{id}", MSG_SWARM),
-	REFUSE("GET /configs/{id}", MSG_SWARM),
-	REFUSE("POST /configs/{id}/update", MSG_SWARM),
+	REFUSE(POST, "/swarm/init", MSG_SWARM),
+	REFUSE(POST, "/swarm/join", MSG_SWARM),
+	REFUSE(POST, "/swarm/leave", MSG_SWARM),
+	REFUSE(GET, "/swarm", MSG_SWARM),
+	REFUSE(GET, "/swarm/unlockkey", MSG_SWARM),
+	REFUSE(POST, "/swarm/update", MSG_SWARM),
+	REFUSE(POST, "/swarm/unlock", MSG_SWARM),
+	REFUSE(GET, "/services", MSG_SWARM),
+	REFUSE(GET, "/services/{id}", MSG_SWARM),
+	REFUSE(POST, "/services/create", MSG_SWARM),
+	REFUSE(POST, "/services/{id}/update", MSG_SWARM),
+	REFUSE(DELETE, "/services/{id}", MSG_SWARM),
+	REFUSE(GET, "/services/{id}/logs", MSG_SWARM),
+	REFUSE(GET, "/nodes", MSG_SWARM),
+	REFUSE(GET, "/nodes/{id}", MSG_SWARM),
+	REFUSE(DELETE, "/nodes/{id}", MSG_SWARM),
+	REFUSE(POST, "/nodes/{id}/update", MSG_SWARM),
+	REFUSE(GET, "/tasks", MSG_SWARM),
+	REFUSE(GET, "/tasks/{id}", MSG_SWARM),
+	REFUSE(GET, "/tasks/{id}/logs", MSG_SWARM),
+	REFUSE(GET, "/secrets", MSG_SWARM),
+	REFUSE(POST, "/secrets/create", MSG_SWARM),
+	REFUSE(DELETE, "/secrets/{id}", MSG_SWARM),
+	REFUSE(GET, "/secrets/{id}", MSG_SWARM),
+	REFUSE(POST, "/secrets/{id}/update", MSG_SWARM),
+	REFUSE(GET, "/configs", MSG_SWARM),
+	REFUSE(POST, "/configs/create", MSG_SWARM),
+	REFUSE(DELETE, "/configs/{id}", MSG_SWARM),
+	REFUSE(GET, "/configs/{id}", MSG_SWARM),
+	REFUSE(POST, "/configs/{id}/update", MSG_SWARM),
 	/* plugin */
-	FWD("GET /plugins"),
-	FWD("GET /plugins/{name:.*}/json"),
-	FWD("GET /plugins/privileges"),
-	REFUSE("DELETE /plugins/{name:.*}", MSG_PLUGIN),
-	REFUSE("POST /plugins/{name:.*}/enable", MSG_PLUGIN),
-	REFUSE("POST /plugins/{name:.*}/disable", MSG_PLUGIN),
-	REFUSE("POST /plugins/pull", MSG_PLUGIN),
-	REFUSE("POST /plugins/{name:.*}/push", MSG_PLUGIN),
-	REFUSE("POST /plugins/{name:.*}/upgrade", MSG_PLUGIN),
-	REFUSE("POST /plugins/{name:.*}/set", MSG_PLUGIN),
-	REFUSE("POST /plugins/create", MSG_PLUGIN),
+	FWD(GET, "/plugins"),
+	FWD(GET, "/plugins/{name:.*}/json"),
+	FWD(GET, "/plugins/privileges"),
+	REFUSE(DELETE, "/plugins/{name:.*}", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/{name:.*}/enable", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/{name:.*}/disable", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/pull", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/{name:.*}/push", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/{name:.*}/upgrade", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/{name:.*}/set", MSG_PLUGIN),
+	REFUSE(POST, "/plugins/create", MSG_PLUGIN),
 	/* distribution */
-	FWD("GET /distribution/{name:.*}/json"),
+	FWD(GET, "/distribution/{name:.*}/json"),
 	/* grpc */
-	REFUSE("POST /grpc", MSG_BUILDKIT),
+	REFUSE(POST, "/grpc", MSG_BUILDKIT),
 	/* network */
-	FILTER("GET /networks"),
-	OWNER("GET /networks/{id:.+}", NETWORK),
-	BODY("POST /networks/create", NONE, NETWORK_CREATE),
-	BODY("POST /networks/{id:.*}/connect", NETWORK, NETWORK_CONNECT),
-	BODY("POST /networks/{id:.*}/disconnect", NETWORK, NETWORK_CONNECT),
-	FILTER("POST /networks/prune"),
-	OWNER("DELETE /networks/{id:.*}", NETWORK),
+	FILTER(GET, "/networks"),
+	OWNER(GET, "/networks/{id:.+}", NETWORK),
+	BODY(POST, "/networks/create", NONE, NETWORK_CREATE),
+	BODY(POST, "/networks/{id:.*}/connect", NETWORK, NETWORK_CONNECT),
+	BODY(POST, "/networks/{id:.*}/disconnect", NETWORK, NETWORK_CONNECT),
+	FILTER(POST, "/networks/prune"),
+	OWNER(DELETE, "/networks/{id:.*}", NETWORK),
 };
 
 /* Match path against a template; the first variable's span into *off and
@@ -297,11 +303,11 @@ enum isoroute_action isoroute_classify(const char *method, size_t mlen, const ch
 	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
-		const char *sp = strchr(r->route, ' ');
 		size_t off = 0, len = 0;
 
-		if ((size_t)(sp - r->route) != mlen || memcmp(r->route, method, mlen) != 0 ||
-		    !template_match(sp + 1, path, &off, &len))
+		/* Templates start with '/': the byte after it rejects most at once. */
+		if (r->mlen != mlen || r->tpl[1] != path[1] || memcmp(r->method, method, mlen) != 0 ||
+		    !template_match(r->tpl, path, &off, &len))
 			continue;
 		out->route = r->route;
 		out->action = r->action;
@@ -311,7 +317,7 @@ enum isoroute_action isoroute_classify(const char *method, size_t mlen, const ch
 			out->name_off = off;
 			out->name_len = len;
 		}
-		if (r->action == ISOROUTE_NEEDS_OWNER && strcmp(sp + 1, "/commit") == 0)
+		if (r->action == ISOROUTE_NEEDS_OWNER && strcmp(r->tpl, "/commit") == 0)
 			out->name_param = "container";
 		if (r->action == ISOROUTE_REFUSE) {
 			out->status = 403;
