@@ -4,7 +4,10 @@
  * head, and the chunked framer gives the same verdict whole or byte by byte
  * (the request framer too, fed as the ring feeds it, and never looser).
  * The hijack verdict (core/hijack.c) must be the same for the head dockerd
- * sees (the rewrite) as for the one it was judged on.
+ * sees (the rewrite) as for the one it was judged on. Isolation: a re-framed
+ * head with another target parses with exactly the caller's framing, the
+ * router's verdict on any normalised target is well formed, and a chunked
+ * body the request framer ended decodes.
  * Build: clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
  *        -Icore core/http.c core/chunked.c core/policy.c core/hijack.c
  *        tests/fuzz/http_fuzz.c -o http_fuzz
@@ -17,6 +20,8 @@
 #include "chunked.h"
 #include "hijack.h"
 #include "http.h"
+#include "isoroute.h"
+#include "policy.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
@@ -36,6 +41,42 @@ static char *dup_exact(const uint8_t *data, size_t len)
 	if (len)
 		memcpy(p, data, len);
 	return p;
+}
+
+/* Tenant isolation's view of a parsed head: the router and the re-framing. */
+static void fuzz_isolation(const char *buf, const struct http_head *h)
+{
+	static const char frame[] = "Content-Length: 5\r\n";
+	static char path[POLICY_MAX_PATH], out[HTTP_DEFAULT_MAX_HEAD * 2];
+	static struct http_head h2;
+	const char *t = buf + h->target.off, *q = memchr(t, '?', h->target.len);
+	struct http_rewrite rw = { .inject = frame, .inject_len = sizeof(frame) - 1,
+				   .target = "/x?y", .target_len = 4, .reframe = true };
+	struct http_limits big = { .max_line = sizeof(out), .max_head = sizeof(out) };
+	struct isoroute r;
+	ssize_t n;
+
+	if (policy_normalize(t, h->target.len, path, sizeof(path)) == 0) {
+		isoroute_classify(buf + h->method.off, h->method.len, path, q ? q + 1 : "",
+				  q ? h->target.len - (size_t)(q - t) - 1 : 0, &r);
+		CHECK(r.route);
+		CHECK(r.object == ISOROUTE_OBJ_NONE || r.name_off + r.name_len <= strlen(path));
+		if (r.action == ISOROUTE_REFUSE) {
+			CHECK(r.msg && !strncmp(r.msg, "dockmux", 7));
+			CHECK(r.status == 400 || r.status == 403 || r.status == 503);
+		} else {
+			CHECK(!r.msg && r.route[0]);
+		}
+	}
+	n = http_head_rewrite_ex(buf, h, &rw, out, sizeof(out));
+	CHECK(n > 0);
+	CHECK(http_head_parse(out, (size_t)n, &big, &h2) == HTTP_PARSE_DONE);
+	CHECK(h2.head_len == (size_t)n);
+	CHECK(h2.body == HTTP_BODY_LENGTH && h2.content_length == 5);
+	CHECK(h2.target.len == 4 && !memcmp(out + h2.target.off, "/x?y", 4));
+	for (unsigned i = 0; i < h2.nheaders; i++)
+		CHECK(!http_name_is(out, h2.headers[i].name, "expect", 6) &&
+		      !http_name_is(out, h2.headers[i].name, "trailer", 7));
 }
 
 static void fuzz_head(const char *buf, size_t len, const struct http_limits *lim)
@@ -107,6 +148,7 @@ static void fuzz_head(const char *buf, size_t len, const struct http_limits *lim
 		CHECK(auth == 1);
 		free(copy);
 	}
+	fuzz_isolation(buf, &h);
 }
 
 static void fuzz_chunked(const char *buf, size_t len)
@@ -176,6 +218,15 @@ static void fuzz_chunked_request(const char *buf, size_t len, size_t hold)
 		CHECK(rr == HTTP_CHUNK_DONE && used == fw);
 	if (rr == HTTP_CHUNK_ERROR)
 		CHECK(rw != HTTP_CHUNK_DONE);
+	if (rw == HTTP_CHUNK_DONE) {
+		/* What isolation reads whole it decodes: never more than it got. */
+		char *copy = dup_exact((const uint8_t *)buf, fw);
+		size_t dlen = 0;
+
+		CHECK(http_chunked_decode(copy, fw, &dlen) == 0);
+		CHECK(dlen <= fw);
+		free(copy);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
