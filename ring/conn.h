@@ -152,6 +152,8 @@ bool conn_iso_feed(struct conn *c);
 /* REQ_INSPECT_OUT: move the request into out. False when out is full (or
  * the conn failed). */
 bool conn_iso_emit(struct conn *c);
+/* The rewritten target went into out: drop its buffer if it is a large one. */
+void conn_iso_target_done(struct conn *c);
 void conn_iso_free(struct conn *c);
 /* Audit: what would have been refused, at warning level, never a token. */
 void conn_audit_log(struct conn *c, const char *method, size_t mlen, const char *target,

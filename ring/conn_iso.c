@@ -20,6 +20,7 @@
 #include <mimalloc.h>
 
 #define ISO_BODY_START (16 * 1024)   /* a chunked body's first buffer */
+#define ISO_TARGET_KEEP 4096          /* a target buffer kept for the next request */
 
 /* One connection's isolation state: the request being inspected (at most
  * one: nothing after it is parsed until its body is in), and the buffer of a
@@ -407,6 +408,17 @@ bool conn_iso_emit(struct conn *c)
 	conn_iso_request_free(iso);
 	conn_up_body_done(c);
 	return true;
+}
+
+void conn_iso_target_done(struct conn *c)
+{
+	/* A long query's buffer (FILTERS_OUT_MAX: ten times the query) is not
+	 * kept: a tenant's idle connections would each hold one. */
+	if (c->iso && c->iso->target_cap > ISO_TARGET_KEEP) {
+		mi_free(c->iso->target);
+		c->iso->target = NULL;
+		c->iso->target_cap = 0;
+	}
 }
 
 void conn_iso_free(struct conn *c)

@@ -246,6 +246,8 @@ static bool conn_up_process(struct conn *c)
 				return true;   /* wait for out to drain */
 			}
 			c->out_end += (uint32_t)w;
+			if (rw.target)
+				conn_iso_target_done(c);
 			conn_head_done(c, &h);   /* spans are relative to in_start */
 			c->in_start += (uint32_t)h.head_len;
 			c->head_scan = c->in_start;

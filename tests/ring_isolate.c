@@ -19,6 +19,9 @@
 #include "dockmux.h"
 #include "upstream.h"
 
+
+
+
 #define TOKEN "tok-ring-isolate"
 #define AUTH "Bearer " TOKEN
 #define LABEL "org.dockmux.owner"
@@ -122,9 +125,10 @@ static void send_json(struct client *c, const char *target, const char *body)
 
 static void send_get(struct client *c, const char *target)
 {
-	char head[4096];
+	char head[16384];
 
-	snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: docker\r\n\r\n", target);
+	cr_assert_lt((size_t)snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: docker\r\n\r\n",
+				      target), sizeof(head));
 	cr_assert_eq(client_sends(c, head), 0);
 }
 
@@ -804,6 +808,36 @@ Test(ring_isolate, a_configured_owner_label_name_is_the_one_stamped)
 	cr_assert_str_eq(label_of(j, "com.example.tenant"), owner);
 	cr_assert_null(label_of(j, LABEL));
 	json_decref(j);
+	upstream_request_deinit(&r);
+	client_close(&c);
+}
+
+Test(ring_isolate, a_long_filters_query_is_rewritten_and_the_next_request_still_works)
+{
+	char path[DMX_PATH_MAX], owner[17], target[7000];
+	struct upstream_req r;
+	struct client c;
+	size_t o;
+
+	open_isolated(path);
+	owner_of(path, owner);
+	/* {"label":{"k0=v":true,"k1=v":true,...}}, percent-encoded: ~6.5 KB */
+	o = (size_t)snprintf(target, sizeof(target), "/containers/json?filters=%%7B%%22label%%22%%3A%%7B");
+	for (int i = 0; o + 40 < 6500; i++)
+		o += (size_t)snprintf(target + o, sizeof(target) - o, "%s%%22k%d%%3Dv%%22%%3Atrue",
+				      i ? "%2C" : "", i);
+	snprintf(target + o, sizeof(target) - o, "%%7D%%7D");
+	client_connect(&c, path);
+	send_get(&c, target);
+	expect_forwarded(&c);
+	last_request(&r);
+	cr_assert(strstr(query_param(r.target, "filters"), owner), "%.200s", r.target);
+	cr_assert(strstr(query_param(r.target, "filters"), "k100=v"), "%.200s", r.target);
+	upstream_request_deinit(&r);
+	send_get(&c, "/networks");
+	expect_forwarded(&c);
+	last_request(&r);
+	cr_assert(strstr(query_param(r.target, "filters"), owner), "%s", r.target);
 	upstream_request_deinit(&r);
 	client_close(&c);
 }
