@@ -215,8 +215,9 @@ static bool template_match(const char *tpl, const char *path, size_t *off, size_
 		close = strchr(t, '}');
 		if (!close)
 			return false;
-		any = memmem(t, (size_t)(close - t), ":.*", 3) != NULL;
-		plus = memmem(t, (size_t)(close - t), ":.+", 3) != NULL;
+		/* "{x:.*}" and "{x:.+}": the pattern ends the variable */
+		any = close - t > 3 && close[-3] == ':' && close[-2] == '.' && close[-1] == '*';
+		plus = close - t > 3 && close[-3] == ':' && close[-2] == '.' && close[-1] == '+';
 		var = p;
 		if (any || plus) {
 			rest = strlen(close + 1);
