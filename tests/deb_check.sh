@@ -18,7 +18,7 @@
 # installed already, or when a file they ship (or /var/lib/dockmux,
 # /var/log/dockmux) exists before they are installed: the purge would remove
 # it.
-# Needs: root, dpkg-dev debhelper lintian fakeroot and debian/control's
+# Needs: root, build-essential dpkg-dev debhelper lintian fakeroot git and debian/control's
 # Build-Depends (tests/lib.sh's DMX_APT_PACKAGES). About 2-3 minutes.
 # Usage: tests/deb_check.sh
 # Prints `ok - name` / `not ok - name` per check, then "N passed, M failed";
@@ -78,11 +78,11 @@ if [ "$(id -u)" != 0 ]; then
 	finish
 fi
 missing=
-for c in dpkg-buildpackage dpkg-checkbuilddeps dh lintian fakeroot git cc pkg-config apt-get; do
+for c in dpkg-buildpackage dpkg-checkbuilddeps dh lintian fakeroot git cc make pkg-config apt-get; do
 	command -v "$c" >/dev/null || missing="$missing $c"
 done
 if [ -n "$missing" ]; then
-	not_ok "tools present (missing:$missing; apt-get install dpkg-dev debhelper lintian fakeroot git gcc pkg-config)"
+	not_ok "tools present (missing:$missing; apt-get install build-essential dpkg-dev debhelper lintian fakeroot git pkg-config)"
 	finish
 fi
 for p in "${PKGS[@]}"; do
