@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <mimalloc.h>
 
 #include "ascii.h"
+#include "dircheck.h"
 #include "keypath.h"
 #include "policy.h"
 #include "ring.h"
@@ -55,27 +55,6 @@ static bool dmx_is_field_value(const char *s, size_t len)
 			return false;
 	}
 	return true;
-}
-
-/* mkdir -p, new directories 0700. */
-static int dmx_mkdirs(const char *dir)
-{
-	char buf[KEYPATH_DIR_MAX];
-	struct stat st;
-	size_t len = strlen(dir);
-
-	memcpy(buf, dir, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = dir[i];
-	}
-	if (stat(dir, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 static int dmx_engine_cfg(const struct dmx_config *cfg, struct engine_cfg *ec)
@@ -146,6 +125,7 @@ DMX_PUBLIC int dmx_open(const struct dmx_config *cfg, dmx **out)
 {
 	struct dmx_config defaults;
 	struct engine_cfg ec;
+	char why[512];
 	unsigned nrings;
 	long ncpu;
 	dmx *d;
@@ -167,9 +147,16 @@ DMX_PUBLIC int dmx_open(const struct dmx_config *cfg, dmx **out)
 	}
 	if (nrings > 256)
 		return -EINVAL;
-	ret = dmx_mkdirs(ec.dir);
-	if (ret < 0)
+	ret = dircheck(ec.dir, true, why, sizeof(why));
+	if (ret < 0) {
+		if (cfg->log) {
+			char msg[KEYPATH_DIR_MAX + sizeof(why) + 64];
+
+			snprintf(msg, sizeof(msg), "socket directory %s refused: %s", ec.dir, why);
+			cfg->log(cfg->log_userdata, 3, msg);
+		}
 		return ret;
+	}
 	d = mi_zalloc(sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -439,6 +426,15 @@ DMX_PUBLIC int dmx_list(dmx *d, struct dmx_entry *entries, size_t cap)
 	return count > (size_t)0x7fffffff ? 0x7fffffff : (int)count;
 }
 
+DMX_PUBLIC int dmx_dir_check(const char *dir, unsigned flags, char *why, size_t cap)
+{
+	if (why && cap)
+		why[0] = '\0';
+	if (!dir || !*dir || (flags & ~DMX_DIR_CREATE))
+		return -EINVAL;
+	return dircheck(dir, flags & DMX_DIR_CREATE, why, cap);
+}
+
 DMX_PUBLIC const char *dmx_strerror(int err)
 {
 	switch (err) {
@@ -448,6 +444,8 @@ DMX_PUBLIC const char *dmx_strerror(int err)
 		return "invalid argument (key must be 1..255 bytes, token 1..4096 bytes without control characters)";
 	case -EEXIST:
 		return "another key already owns this socket path (hash collision), or a non-socket file is in the way";
+	case -EADDRINUSE:
+		return "another process listens on this container's socket path (it is left alone)";
 	case -ENAMETOOLONG:
 		return "socket path longer than sun_path allows";
 	case -ENOSPC:
@@ -465,8 +463,12 @@ DMX_PUBLIC const char *dmx_strerror(int err)
 	case -EBADF:
 		return "bad file descriptor";
 	case -EACCES:
-	case -EPERM:
 		return "permission denied";
+	case -EPERM:
+		return "not permitted (dmx_open: the socket directory or one above it could be "
+		       "changed by another user; the log callback says which)";
+	case -ENOTDIR:
+		return "not a directory (dmx_open: the socket directory is a symlink or a file)";
 	default:
 		return err < 0 ? strerror(-err) : "unknown error";
 	}

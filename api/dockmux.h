@@ -54,7 +54,8 @@ typedef void (*dmx_access_fn)(void *userdata, const struct dmx_access *a);
 
 struct dmx_config {
 	const char *upstream;      /* upstream Docker API socket; NULL: /var/run/docker.sock */
-	const char *socket_dir;    /* where container sockets live; NULL: /run/dockmux (created 0700) */
+	const char *socket_dir;    /* where container sockets live; NULL: /run/dockmux (created 0700;
+	                            * checked: see dmx_dir_check) */
 	unsigned    rings;         /* rings (threads, one per CPU); 0: online CPUs */
 	const char *token_header;  /* header carrying the token; NULL: "Authorization" */
 	const char *token_prefix;  /* value before the token; NULL: "Bearer " if token_header is
@@ -210,6 +211,21 @@ struct dmx_ring_stats {
 unsigned dmx_rings(const dmx *d);
 /* Counters of ring 0..dmx_rings()-1. */
 int dmx_ring_stats(dmx *d, unsigned ring, struct dmx_ring_stats *out);
+
+/* ---- directories root trusts by name ----
+ * dmx_open refuses a socket directory that another user could change under
+ * it (-EPERM, -ENOTDIR): it and every directory above it must be owned by
+ * root or by this process's euid and writable by nobody else (a directory
+ * above it may be sticky and world-writable, like /tmp), every symlink on the
+ * way owned by root or the euid, and the directory itself not a symlink.
+ * The reason goes to the log callback. dmx_dir_check is that same check, for
+ * a program's own files (a state file's directory, a control socket's). */
+#define DMX_DIR_CREATE 1u   /* create missing directories, mode 0700 */
+
+/* 0, or -EPERM / -ENOTDIR / -ENOENT / -ELOOP / -EINVAL (NULL or empty dir,
+ * unknown flag) or another errno from lstat/mkdir. why (cap bytes, may be
+ * NULL) gets "<the component at fault>: <what is wrong with it>". */
+int dmx_dir_check(const char *dir, unsigned flags, char *why, size_t cap);
 
 /* A static, human-readable description of a negative errno returned by dmx_*. */
 const char *dmx_strerror(int err);

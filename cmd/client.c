@@ -58,6 +58,8 @@ static int fail_key(const char *op, const char *key, int err)
 	key_escape(key, false, esc, sizeof(esc));
 	if (err == -EEXIST && strcmp(op, "spawn") == 0)
 		why = " (another key's hash owns its socket path, or a non-socket file is in the way)";
+	else if (err == -EADDRINUSE && strcmp(op, "spawn") == 0)
+		why = " (another process is listening on this container's socket path: not replacing it)";
 	else if (err == -EINVAL && strcmp(op, "spawn") == 0)
 		why = " (keys are 1..255 bytes; tokens 1..4096 bytes without control characters;"
 		      " or the daemon refused the policy: see its log)";

@@ -5,6 +5,7 @@
  * graceful stop. It judges nothing itself: the library validates.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -173,6 +175,39 @@ static void serve_drain(struct daemon *dm, const sigset_t *sigs, long grace_ms, 
 			(void)log_reopen(log_file);
 		}
 	}
+}
+
+/* A file of the daemon (state file, control socket, metrics socket) lives in
+ * a directory only root or we can change, or a symlink swapped in there
+ * would have root write or chmod elsewhere: the library's dmx_dir_check,
+ * creating it (0700) when missing. 0, or 1 after printing why not. */
+static int serve_check_dir(const char *opt, const char *file)
+{
+	char dir[PATH_MAX], why[512], what[2 * PATH_MAX + 600];
+	char *slash;
+	int ret;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", file) >= sizeof(dir))
+		return fail(opt, -ENAMETOOLONG);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';   /* "/x": the root */
+	else
+		*slash = '\0';
+	ret = dmx_dir_check(dir, DMX_DIR_CREATE, why, sizeof(why));
+	if (ret == 0)
+		return 0;
+	snprintf(what, sizeof(what), "%s %s: directory refused: %s", opt, file, why);
+	return fail(what, ret);
+}
+
+static bool serve_keep_dumpable(void)
+{
+	const char *v = getenv("DOCKMUX_DUMPABLE");
+
+	return v && strcmp(v, "1") == 0;
 }
 
 static const struct option serve_options[] = {
@@ -390,6 +425,14 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 	}
 	if (optind != argc)
 		return bad_usage("serve: takes no arguments");
+	/* Before any token is read (state file, takeover, spawns): a crash
+	 * writes no core, and only a CAP_SYS_PTRACE holder may ptrace us or
+	 * read /proc/PID/mem. DOCKMUX_DUMPABLE=1 keeps cores for debugging
+	 * (they hold every token). The library keeps its own copies out of
+	 * dumps anyway (MADV_DONTDUMP); this covers the daemon's: the state,
+	 * control requests. */
+	if (!serve_keep_dumpable() && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return fail("prctl(PR_SET_DUMPABLE)", -errno);
 	dm.uid = geteuid();
 	{
 		struct timespec ts;
@@ -414,6 +457,11 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	if (serve_check_dir("--control", dm.control) ||
+	    (o.state && serve_check_dir("--state", o.state)) ||
+	    (dm.metrics && dm.metrics[0] == '/' && serve_check_dir("--metrics", dm.metrics)))
+		return 1;
 
 	/* The control socket first: a second daemon must fail here, before it
 	 * starts rings on the first one's socket directory. A takeover gets
@@ -442,9 +490,17 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 	}
 	ret = dmx_open(&cfg, &dm.dmx);
 	if (ret < 0) {
-		fail(ret == -EINVAL ? "serve: invalid configuration (check --token-header, "
-				      "--token-prefix, --socket-mode, --rings)"
-				    : "serve: starting the rings", ret);
+		char what[DMX_PATH_MAX + 96];
+
+		/* The library logged why it refused the directory. */
+		if (ret == -EPERM || ret == -ENOTDIR || ret == -ELOOP || ret == -ENOENT)
+			snprintf(what, sizeof(what), "serve: --dir %s refused (see the error above)",
+				 cfg.socket_dir ? cfg.socket_dir : "/run/dockmux");
+		else
+			snprintf(what, sizeof(what), "%s", ret == -EINVAL ?
+				 "serve: invalid configuration (check --token-header, --token-prefix, "
+				 "--socket-mode, --rings)" : "serve: starting the rings");
+		fail(what, ret);
 		goto out_state;
 	}
 	ret = serve_start_state(&dm, &o);

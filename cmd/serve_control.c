@@ -29,37 +29,6 @@
  * control thread for long. */
 #define CONTROL_IO_TIMEOUT_S 5
 
-
-
-/* mkdir -p of path's parent, new directories 0700 (existing ones untouched). */
-static int control_mkparent(const char *path)
-{
-	char dir[DMX_PATH_MAX];
-	char *slash;
-	size_t len = strlen(path);
-
-	if (len >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, len + 1);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
 /* Bind and listen on the control socket, mode 0600 from its first instant.
  * A leftover socket file is replaced only when nothing answers on it. */
 int control_listen(struct daemon *dm, const char **why)
@@ -75,12 +44,8 @@ int control_listen(struct daemon *dm, const char **why)
 		return -EINVAL;
 	if (len >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	/* Its directory was checked (and made) by serve_check_dir. */
 	memcpy(sa.sun_path, dm->control, len + 1);
-	ret = control_mkparent(dm->control);
-	if (ret < 0) {
-		*why = "creating its directory";
-		return ret;
-	}
 	if (lstat(dm->control, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			*why = "exists and is not a socket; refusing to replace it";
@@ -358,11 +323,6 @@ static void control_handoff(struct daemon *dm, int fd, pid_t pid)
 	struct log_line l;
 	int ret;
 
-	/* The new daemon binds the metrics endpoint once it has taken over. */
-	if (dm->metrics_fd >= 0) {
-		close(dm->metrics_fd);
-		dm->metrics_fd = -1;
-	}
 	log_begin(&l, "info", "takeover requested");
 	log_num(&l, "pid", pid);
 	log_num(&l, "containers", (long long)state_count(&dm->state));
@@ -378,7 +338,13 @@ static void control_handoff(struct daemon *dm, int fd, pid_t pid)
 		log_err(&l, ret);
 	log_end(&l);
 	if (ret < 0)
-		return;
+		return;   /* still ours to serve, /metrics included */
+	/* The new daemon binds the metrics endpoint once it has taken over
+	 * (it retries while this one lets go): only now is it given up. */
+	if (dm->metrics_fd >= 0) {
+		close(dm->metrics_fd);
+		dm->metrics_fd = -1;
+	}
 	/* The new daemon owns the state file and the control socket now. */
 	dm->handed_off = true;
 	dm->state.path = NULL;

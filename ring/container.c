@@ -11,6 +11,7 @@
 #include "container.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static int container_token_set(struct container *ctr, const struct engine_cfg *c
 {
 	size_t hlen = cfg->token_header_len, plen = strlen(cfg->token_prefix);
 	size_t len = hlen + 2 + plen + tokenlen + 2;
-	char *line = mi_malloc(len + 1);
+	char *line = secret_alloc(&ctr->ring->secrets, len + 1);
 
 	if (!line)
 		return -ENOMEM;
@@ -63,10 +64,7 @@ static int container_token_set(struct container *ctr, const struct engine_cfg *c
 	memcpy(line + hlen + 2, cfg->token_prefix, plen);
 	memcpy(line + hlen + 2 + plen, token, tokenlen);
 	memcpy(line + len - 2, "\r\n", 3);
-	if (ctr->token_line) {
-		explicit_bzero(ctr->token_line, ctr->token_len);
-		mi_free(ctr->token_line);
-	}
+	secret_free(&ctr->ring->secrets, ctr->token_line, ctr->token_len + 1);
 	ctr->token_line = line;
 	ctr->token_len = len;
 	return 0;
@@ -102,10 +100,7 @@ void container_free(struct container *ctr)
 		close(ctr->pool[--ctr->npool]);
 	policy_free(ctr->policy);
 	mi_free(ctr->uids);
-	if (ctr->token_line) {
-		explicit_bzero(ctr->token_line, ctr->token_len);
-		mi_free(ctr->token_line);
-	}
+	secret_free(&ctr->ring->secrets, ctr->token_line, ctr->token_len + 1);
 	mi_free(ctr);
 }
 
@@ -134,26 +129,148 @@ static void container_listener_close(struct ring *r, struct container *ctr)
 	ctr->lfd = -1;
 }
 
+/* ---- placing a new socket file ----
+ * A socket is bound in the staging directory "<dir>/.dmx" as "<16 hex>"
+ * (made 0700 by our euid: nobody else can add, swap or remove a name in it),
+ * gets its owner and mode there through that directory's fd, listens, and
+ * only then is renamed to "<dir>/<16 hex>.sock". So no chown or chmod goes
+ * by a name that another writer of <dir> could have replaced with a
+ * symlink, and the socket appears at its name complete. The kernel keeps the
+ * name it was bound to (getsockname): the staging one, which names the key's
+ * hash as well and is exactly as long as the final name, so every directory
+ * that fits sun_path fits it. The staging directory stays while the handle
+ * is open (one per directory, shared with another handle or process on it,
+ * so a spawn never creates or removes a directory: that costs a block
+ * allocation and, with discard, a synchronous discard on ext4);
+ * container_stage_remove takes it away. */
+#define CONTAINER_STAGE ".dmx"
+
+/* path = "<dir>/<16 hex>.sock": its staged name "<dir>/.dmx/<16 hex>". */
+static int container_stage_addr(const char *path, struct sockaddr_un *sa)
+{
+	const char *name = strrchr(path, '/') + 1;
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%.*s/" CONTAINER_STAGE "/%.16s",
+			 (int)(name - 1 - path), path, name);
+
+	return n < 0 || (size_t)n >= sizeof(sa->sun_path) ? -ENAMETOOLONG : 0;
+}
+
 /* A listener received from another dockmux (takeover) must be a listening
- * stream socket bound to exactly this container's path. */
+ * stream socket bound to this container's path, or to its staged name (how
+ * this version binds, see above). */
 static int container_adopt_check(int fd, const char *path)
 {
-	struct sockaddr_un sa;
+	struct sockaddr_un sa, staged;
 	socklen_t len = sizeof(sa);
+	size_t n;
 	int val = 0;
 	socklen_t vlen = sizeof(val);
 
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
 		return -errno;
-	if (sa.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path) ||
-	    strncmp(sa.sun_path, path, len - offsetof(struct sockaddr_un, sun_path)) != 0 ||
-	    strlen(path) != strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path)))
+	if (sa.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path))
+		return -EINVAL;
+	n = strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+	if (container_stage_addr(path, &staged) < 0)
+		return -EINVAL;
+	if (!(n == strlen(path) && memcmp(sa.sun_path, path, n) == 0) &&
+	    !(n == strlen(staged.sun_path) && memcmp(sa.sun_path, staged.sun_path, n) == 0))
 		return -EINVAL;
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &vlen) < 0)
 		return -errno;
 	if (!val)
 		return -EINVAL;
 	return 0;
+}
+
+/* Open "<dir>/.dmx", making it if needed, without following a symlink: it
+ * must be a directory of our euid that nobody else may enter. */
+static int container_stage_open(int dfd)
+{
+	struct stat st;
+	int sfd;
+
+	if (mkdirat(dfd, CONTAINER_STAGE, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	sfd = openat(dfd, CONTAINER_STAGE, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return errno == ENOTDIR || errno == ELOOP ? -EEXIST : -errno;
+	if (fstat(sfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(sfd);
+		return -EEXIST;   /* not ours: neither to use nor to remove */
+	}
+	return sfd;
+}
+
+void container_stage_remove(const char *dir)
+{
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	/* Not empty: another handle or process is placing a socket. */
+	if (dfd >= 0) {
+		(void)unlinkat(dfd, CONTAINER_STAGE, AT_REMOVEDIR);
+		close(dfd);
+	}
+}
+
+/* Does anyone listen on the socket file at path? 0: nobody (a stale file of
+ * a previous run), -EADDRINUSE: a listener took the connection or has a full
+ * backlog; else -errno (-ENOENT: gone meanwhile). */
+static int container_probe(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? -EADDRINUSE : -errno;
+	close(fd);
+	if (ret == -EAGAIN)
+		return -EADDRINUSE;
+	return ret == -ECONNREFUSED ? 0 : ret;
+}
+
+/* Give the staged socket (name in sfd) its final name, never over anything
+ * else: a stale socket file is removed first; a live one (another process
+ * serves it: a second daemon, or an old one that kept it in a failed
+ * takeover) or any other file is left alone. */
+static int container_place(struct ring *r, int sfd, const char *name, int dfd, const char *path)
+{
+	const char *final = strrchr(path, '/') + 1;
+	struct stat st;
+	int ret;
+
+	for (int tries = 0; tries < 3; tries++) {
+		ret = renameat2(sfd, name, dfd, final, RENAME_NOREPLACE) < 0 ? -errno : 0;
+		/* No RENAME_NOREPLACE on this file system: link(2) never replaces
+		 * either; then the staged name goes. */
+		if (ret == -EINVAL) {
+			ret = linkat(sfd, name, dfd, final, 0) < 0 ? -errno : 0;
+			if (ret == 0)
+				(void)unlinkat(sfd, name, 0);
+		}
+		if (ret != -EEXIST)
+			return ret;
+		if (fstatat(dfd, final, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;   /* not ours to delete */
+		ret = container_probe(path);
+		if (ret == -EADDRINUSE)
+			ring_log(r, 4, "another process listens on path=%s: not replacing it", path);
+		if (ret == -ENOENT)
+			continue;
+		if (ret < 0)
+			return ret;
+		if (unlinkat(dfd, final, 0) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return -EEXIST;
 }
 
 /* ---- handoff: give the listener to another process ----
@@ -208,49 +325,81 @@ void container_handoff_done(struct ring *r, struct ring_cmd *cmd, int res)
 		 (unsigned long long)ctr->stats.conns_active);
 }
 
-/* Bind the container's socket with its final mode and owner in place before
- * listen(): until listen() nobody can connect, so there is no window in which
- * the socket is reachable with looser permissions. */
-static int container_listen(const struct engine_cfg *cfg, const char *path)
+/* One try of container_listen with the staging directory sfd. */
+static int container_listen_staged(struct ring *r, const char *path, int dfd, int sfd)
 {
+	const struct engine_cfg *cfg = r->cfg;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
+	const char *name;
 	int fd, ret;
 
-	if (lstat(path, &st) == 0) {
-		/* A leftover from a previous run: nobody in this process owns the
-		 * hash (the table said so), so a socket file is stale. Anything
-		 * else at that path is not ours to delete. */
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
-	}
+	ret = container_stage_addr(path, &sa);
+	if (ret < 0)
+		return ret;
+	name = strrchr(sa.sun_path, '/') + 1;
+	/* A leftover of a crash between bind and rename: stale, ours. */
+	if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* Linux creates the socket file with the socket inode's mode minus the
 	 * umask: narrow it first so the file is never looser than asked. */
 	(void)fchmod(fd, cfg->socket_mode & 0600);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	/* bind went by name through <dir> once more: if the staging directory
+	 * was swapped for a symlink meanwhile, the file is not in the one we
+	 * hold, and nothing more is done to it. */
+	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
+		ring_log(r, 4, "staging directory of path=%s replaced during bind", path);
+		close(fd);
+		return -EAGAIN;
+	}
+	/* Nobody else can change a name in the staging directory: these act
+	 * on our socket file. */
 	if ((cfg->socket_uid != (uid_t)-1 || cfg->socket_gid != (gid_t)-1) &&
-	    chown(path, cfg->socket_uid, cfg->socket_gid) < 0)
-		goto fail_unlink;
-	if (chmod(path, cfg->socket_mode) < 0)
-		goto fail_unlink;
-	if (listen(fd, RING_LISTEN_BACKLOG) < 0)
-		goto fail_unlink;
+	    fchownat(sfd, name, cfg->socket_uid, cfg->socket_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	else if (fchmodat(sfd, name, cfg->socket_mode, 0) < 0 ||
+		 listen(fd, RING_LISTEN_BACKLOG) < 0)
+		ret = -errno;
+	else
+		ret = container_place(r, sfd, name, dfd, path);
+	if (ret < 0) {
+		(void)unlinkat(sfd, name, 0);
+		close(fd);
+		return ret;
+	}
 	return fd;
-fail_unlink:
-	ret = -errno;
-	unlink(path);
-	close(fd);
-	return ret;
-fail:
-	ret = -errno;
-	close(fd);
+}
+
+/* A listening socket at path with the configured owner and mode (see
+ * "placing a new socket file" above); the fd, or -errno. */
+static int container_listen(struct ring *r, const char *path)
+{
+	int dfd, sfd, ret = -ENOENT;
+
+	/* The directory passed dmx_open's check; it must still be one. */
+	dfd = open(r->cfg->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	/* ENOENT: another handle on the directory removed the staging one
+	 * between our open and our bind (its dmx_close): make it again. */
+	for (int tries = 0; tries < 2 && ret == -ENOENT; tries++) {
+		sfd = container_stage_open(dfd);
+		if (sfd < 0) {
+			ret = sfd;
+			break;
+		}
+		ret = container_listen_staged(r, path, dfd, sfd);
+		close(sfd);
+	}
+	close(dfd);
 	return ret;
 }
 
@@ -303,7 +452,7 @@ int container_spawn(struct ring *r, struct ring_cmd *cmd)
 		ret = container_adopt_check(cmd->adopt_fd, ctr->path);
 		fd = ret < 0 ? ret : cmd->adopt_fd;
 	} else {
-		fd = container_listen(r->cfg, ctr->path);
+		fd = container_listen(r, ctr->path);
 	}
 	if (fd < 0) {
 		ret = fd;

@@ -21,5 +21,8 @@ void container_quiesce(struct ring *r, struct container *ctr);
 void container_accept_arm(struct container *ctr);
 void container_accept(struct ring *r, struct container *ctr, struct io_uring_cqe *cqe);
 void container_free(struct container *ctr);
+/* Remove dir's staging directory if nothing is being placed in it (at the
+ * end of a handle: see container.c). */
+void container_stage_remove(const char *dir);
 
 #endif

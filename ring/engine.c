@@ -11,6 +11,8 @@
 
 #include <mimalloc.h>
 
+#include "container.h"
+
 static void engine_reap(struct engine *e)
 {
 	struct io_uring_cqe *cqe;
@@ -170,6 +172,7 @@ void engine_free(struct engine *e)
 	}
 	for (i = 0; i < e->nrings; i++)
 		pthread_join(e->rings[i].thread, NULL);
+	container_stage_remove(e->cfg.dir);
 	mi_free(e->rings);
 	io_uring_queue_exit(&e->api);
 	pthread_mutex_destroy(&e->lock);

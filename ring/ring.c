@@ -460,6 +460,7 @@ static int ring_setup(struct ring *r)
 	ret = ring_files_setup(r);
 	if (ret == 0)
 		ret = ctab_init(&r->ctab, 64);
+	secret_arena_init(&r->secrets);
 	if (ret < 0) {
 		io_uring_queue_exit(&r->uring);
 		return ret;
@@ -510,6 +511,8 @@ void *ring_main(void *arg)
 	/* Flush the last replies (the STOP answer) before the ring goes away. */
 	io_uring_submit(&r->uring);
 	ring_pipes_free(r);
+	/* Every container is freed by now: their slots are wiped already. */
+	secret_arena_deinit(&r->secrets);
 	mi_free(r->files_free);
 	ctab_deinit(&r->ctab);
 	io_uring_queue_exit(&r->uring);

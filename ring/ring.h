@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "dockmux.h"
 #include "http.h"
+#include "secret.h"
 
 /* Read-only after engine_new: shared by all rings without locks. */
 struct engine_cfg {
@@ -163,7 +164,8 @@ struct container {
 	bool listening;               /* a multishot accept is (to be) armed */
 	bool handing;                 /* RING_CMD_HANDOFF under way */
 	bool handed;                  /* listener given away; lives on for its conns */
-	char *token_line;             /* "<Header>: <prefix><token>\r\n", wiped on change */
+	char *token_line;             /* "<Header>: <prefix><token>\r\n" in the ring's
+	                               * secrets (token_len + 1 bytes), wiped on change */
 	size_t token_len;
 	struct conn *conns;           /* doubly linked via conn->prev/next */
 	int pool[CTR_POOL];           /* idle daemon connections, see conn.c */
@@ -186,6 +188,7 @@ struct ring {
 	struct engine *engine;
 	const struct engine_cfg *cfg;
 	struct ctab ctab;
+	struct secret_arena secrets;  /* token lines: out of core dumps */
 	struct dmx_stats retired;     /* counters of torn-down containers */
 	struct pipe_pair *pipes;      /* pool of empty pipes */
 	unsigned npipes;

@@ -1,7 +1,8 @@
 /* tests/api_policy.c: per-container policy and identity through the public API
  * and real rings: read-only, area allowlists, deny rules on normalised paths
  * (with the bypasses other proxies suffered), peer-uid sets, and the safety of
- * socket files (stale sockets replaced, other files never unlinked).
+ * socket files (stale sockets replaced, a live one of another process and
+ * other files never unlinked).
  */
 #include <criterion/criterion.h>
 
@@ -303,4 +304,97 @@ Test(policy, stale_socket_is_replaced_and_other_files_are_kept)
 	spawn_with("stale", NULL, got);
 	cr_assert_str_eq(got, path);
 	ping(path);
+}
+
+/* Bind and listen at path as "another process" would. */
+static int foreign_listener(const char *path, int backlog)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(listen(fd, backlog), 0);
+	return fd;
+}
+
+/* A connection to path reaches the listener lfd. */
+static void foreign_still_answers(const char *path, int lfd)
+{
+	struct client c;
+	int afd;
+
+	client_connect(&c, path);
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(afd, 0, "the foreign listener lost its connections: %s", strerror(errno));
+	cr_assert_eq(send(afd, "x", 1, 0), 1);
+	cr_assert_eq(client_fill(&c), 1);
+	close(afd);
+	client_close(&c);
+}
+
+static ino_t ino_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(lstat(path, &st), 0);
+	return st.st_ino;
+}
+
+Test(policy, live_socket_of_another_process_is_never_replaced)
+{
+	char path[DMX_PATH_MAX], got[DMX_PATH_MAX];
+	ino_t ino;
+	int lfd, afd;
+
+	fx_open();
+	cr_assert_eq(dmx_path(fx.d, "taken", path, sizeof(path)), 0);
+	lfd = foreign_listener(path, 16);
+	ino = ino_of(path);
+	cr_assert_eq(dmx_spawn(fx.d, "taken", "tok", got, sizeof(got)), -EADDRINUSE);
+	cr_assert(strstr(dmx_strerror(-EADDRINUSE), "another process"));
+	cr_assert_eq(ino_of(path), ino, "the foreign socket file was replaced");
+	cr_assert_eq(count_dir_entries(fx.sock_dir), 1, "the refused spawn left a file");
+	/* dockmux's probe connected once: take that one, then a real client */
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (afd >= 0)
+		close(afd);
+	foreign_still_answers(path, lfd);
+	cr_assert_eq(dmx_list(fx.d, NULL, 0), 0, "a refused spawn is not listed");
+	cr_assert_eq(upstream_request_count(fx.up), 0);
+
+	/* once the other process is gone, its socket is stale and replaced */
+	close(lfd);
+	spawn_with("taken", NULL, got);
+	cr_assert_str_eq(got, path);
+	cr_assert_neq(ino_of(path), ino);
+	ping(path);
+}
+
+Test(policy, live_socket_with_a_full_backlog_is_still_live)
+{
+	char path[DMX_PATH_MAX], got[DMX_PATH_MAX];
+	int lfd, fds[64], n = 0;
+
+	fx_open();
+	cr_assert_eq(dmx_path(fx.d, "busy", path, sizeof(path)), 0);
+	lfd = foreign_listener(path, 0);
+	/* fill its backlog: further connects would block (EAGAIN) */
+	for (; n < 64; n++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		if (connect(fds[n], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			cr_assert_eq(errno, EAGAIN, "connect: %s", strerror(errno));
+			close(fds[n]);
+			break;
+		}
+	}
+	cr_assert_lt(n, 64, "the backlog never filled");
+	cr_assert_eq(dmx_spawn(fx.d, "busy", "tok", got, sizeof(got)), -EADDRINUSE);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(lfd);
 }

@@ -151,7 +151,8 @@ Test(shared, only_the_public_api_is_exported)
 {
 	static const char *public[] = { "dmx_config_init", "dmx_open", "dmx_close",
 					"dmx_path", "dmx_path_in", "dmx_spawn",
-					"dmx_teardown", "dmx_stats", "dmx_list", "dmx_strerror" };
+					"dmx_teardown", "dmx_stats", "dmx_list", "dmx_strerror",
+					"dmx_dir_check" };
 	static const char *internal[] = { "engine_new", "engine_free", "engine_call",
 					  "ring_sqe", "ring_log", "conn_start", "conn_close",
 					  "keypath_format", "keypath_check", "keypath_hash",

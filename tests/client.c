@@ -641,8 +641,10 @@ int count_dir_entries(const char *path)
 
 	if (!dir)
 		return -errno;
+	/* ".dmx" is the library's staging directory (ring/container.c). */
 	while ((de = readdir(dir)))
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		     strcmp(de->d_name, ".dmx") != 0;
 	closedir(dir);
 	return n;
 }

@@ -119,6 +119,7 @@ long now_ms(void);
 int fds_settle(int want, int timeout_ms);
 int threads_settle(int want, int timeout_ms);
 long rss_kib(void);
+/* Entries of a directory, but for ".", ".." and the library's ".dmx". */
 int count_dir_entries(const char *path);
 /* len deterministic bytes (malloc'd). */
 char *pattern_buf(size_t len, unsigned seed);

@@ -130,6 +130,45 @@ t_no_daemon() {
 }
 check "spawn without a daemon fails with 'dockmux: <what>: <strerror>'" t_no_daemon
 
+# serve_refused OPTION-VALUE-PAIRS... EXPECT...: serve with the given flags
+# (defaults for the rest) must exit 1 before serving, its stderr holding
+# every EXPECT string.
+serve_refused() {
+	local args=() err rc
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	err=$(timeout 10 "$BIN" serve --upstream "$UP" --control "$T/bad/ctl.sock" --state none \
+		--dir "$T/bad/socks" "${args[@]}" 2>&1)
+	rc=$?
+	[ "$rc" = 1 ] || { echo "# exit status $rc: $err"; return 1; }
+	for want in "$@"; do
+		[[ $err == *"$want"* ]] || { echo "# missing '$want' in: $err"; return 1; }
+	done
+}
+mkdir -p "$T/bad" "$T/open" "$T/real"
+chmod 777 "$T/open"
+ln -s "$T/real" "$T/link"
+t_bad_dirs() {
+	serve_refused --dir "$T/open" -- "--dir $T/open refused" "$T/open: writable by group and others (mode 0777)" &&
+		serve_refused --dir "$T/open/socks" -- "$T/open: writable" &&
+		serve_refused --dir "$T/link" -- "$T/link: a symbolic link" "Not a directory" &&
+		serve_refused --state "$T/open/state" -- "--state $T/open/state: directory refused: $T/open: writable" &&
+		serve_refused --control "$T/open/ctl.sock" -- "--control $T/open/ctl.sock: directory refused: $T/open: writable" &&
+		serve_refused --metrics "$T/open/m.sock" -- "--metrics $T/open/m.sock: directory refused" &&
+		[ -z "$(ls -A "$T/open")" ] && [ -z "$(ls -A "$T/real")" ] && [ ! -e "$T/bad/ctl.sock" ]
+}
+check "serve refuses a --dir, --state, --control or --metrics directory others can change" t_bad_dirs
+t_foreign_dir() {
+	mkdir -p "$T/theirs" && chown 65534:65534 "$T/theirs" &&
+		serve_refused --dir "$T/theirs" -- "$T/theirs: owned by uid 65534, not by root" &&
+		serve_refused --state "$T/theirs/state" -- "$T/theirs: owned by uid 65534"
+}
+if [ "$(id -u)" = 0 ]; then
+	check "serve refuses a directory owned by another user" t_foreign_dir
+else
+	echo "ok - serve refuses a directory owned by another user # SKIP needs root"
+fi
+
 mkdir -p "$T/ctl"
 : >"$CTL"
 t_refuse_non_socket() {
@@ -510,6 +549,36 @@ t_sigterm() {
 		[ -z "$(ls -A "$DIR")" ] && grep -q 'msg="stopped"' "$LOG"
 }
 check "SIGTERM exits 0 and removes every socket" t_sigterm
+
+# crash_cores ENV...: a daemon (ENV set) in a scratch directory with cores on,
+# one container spawned, then SIGSEGV; prints the core files it left.
+crash_cores() {
+	local w pid
+	w=$(mktemp -d "$T/crash.XXXXXX")
+	(cd "$w" && ulimit -c unlimited && exec env "$@" "$BIN" serve --upstream "$UP" \
+		--dir "$w/socks" --control "$w/ctl.sock" --state none 2>>"$w/log") &
+	pid=$!
+	wait_for_socket "$w/ctl.sock" &&
+		printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$w/ctl.sock" crash-1 >/dev/null
+	kill -SEGV "$pid"
+	wait "$pid" 2>/dev/null
+	find "$w" -maxdepth 1 -name 'core*' -type f
+}
+t_no_core_dump() {
+	local cores
+	# DOCKMUX_DUMPABLE=1 keeps the daemon dumpable (for debugging): proves
+	# this machine writes cores at all, and what one would hold.
+	cores=$(crash_cores DOCKMUX_DUMPABLE=1)
+	if [ -z "$cores" ]; then
+		echo "# (skipped: no core file from a dumpable daemon; core_pattern $(cat /proc/sys/kernel/core_pattern))"
+		return 0
+	fi
+	grep -qF "$TOKEN" $cores || echo "# (the debugging core holds no token)"
+	rm -f $cores
+	cores=$(crash_cores)
+	[ -z "$cores" ] || { echo "# core written: $cores"; rm -f $cores; return 1; }
+}
+check "a crashed daemon writes no core file (tokens); DOCKMUX_DUMPABLE=1 does" t_no_core_dump
 
 t_log_no_token() {
 	! grep -qF -e "$TOKEN" -e "$TOKEN2" -e "s3cr3t" -e "r0tat3d" "$LOG" &&

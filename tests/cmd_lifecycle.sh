@@ -162,13 +162,16 @@ t_takeover_nobody() {
 check "takeover with no daemon running fails with a clear error" t_takeover_nobody
 
 # ---- graceful SIGTERM ----
-curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=3000000" \
+# 8 MB at 2 MB/s: dockmux has handed the last byte to the kernel (~0.7 MB of
+# socket and pipe buffers ahead of curl) ~3.6 s after the first, so the
+# SIGTERM below finds the response still open even on a loaded machine.
+curl -s --limit-rate 2M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=8000000" \
 	-o "$T/stream2.out" &
 CURL=$!
 streaming "$T/stream2.out"
 kill -TERM "$B"
 t_sigterm_grace() {
-	wait "$CURL" && [ "$(stat -c %s "$T/stream2.out")" = 3000000 ] && gone "$B" 50 && wait "$B" &&
+	wait "$CURL" && [ "$(stat -c %s "$T/stream2.out")" = 8000000 ] && gone "$B" 50 && wait "$B" &&
 		grep -q 'msg="stopping" signal="SIGTERM" conns=1' "$T/b.log"
 }
 check "SIGTERM lets an open response finish within the grace period, then exits 0" t_sigterm_grace
@@ -292,6 +295,43 @@ t_metrics() {
 }
 check "--metrics: a real client scrapes per-container, per-ring and process metrics" t_metrics
 
+t_failed_takeover_keeps_metrics() {
+	# A "new daemon" that asks for everything and refuses it all, the
+	# control socket too: the old one keeps serving, /metrics included.
+	local n m
+	n=$(python3 - "$CTL" <<'PY'
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"\x06" + struct.pack(">HI", 0, 0))   # CTL_OP_HANDOFF
+n = 0
+while True:
+    head, fds, _, _ = socket.recv_fds(s, 4, 4)
+    if not head:
+        break
+    while len(head) < 4:
+        head += s.recv(4 - len(head))
+    (length,) = struct.unpack(">I", head)
+    left = length
+    while left:
+        left -= len(s.recv(left))
+    for fd in fds:
+        os.close(fd)
+    s.sendall(bytes([13]))   # refused: EACCES
+    n += 1
+    if length == 0:
+        break
+print(n)
+PY
+	) || return 1
+	[ "$n" = 4 ] || { echo "# frames: $n"; return 1; }
+	wait_log "$T/e.log" 'msg="takeover failed" moved=0 kept=3' || return 1
+	m=$(curl -s --max-time 5 --unix-socket "$T/metrics.sock" http://d/metrics) || return 1
+	grep -q '^dockmux_containers 3$' <<<"$m" && [ "$(auth_seen "$S1")" = 1 ] &&
+		"$BIN" ls --control "$CTL" | grep -q '^web-1 '
+}
+check "a failed takeover leaves the old daemon serving, /metrics included" t_failed_takeover_keeps_metrics
+
 INO1=$(inode "$S1")
 kill -USR2 "$E"
 E2=
@@ -317,7 +357,7 @@ t_hup_while_draining() {
 	serve "$T/f.log" --log-file "$T/f.log"
 	f=$SERVE_PID
 	wait_log "$T/f.log" 'msg="ready"' || return 1
-	curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=2000000" \
+	curl -s --limit-rate 1M --max-time 30 --unix-socket "$S1" "http://d/stream?bytes=4000000" \
 		-o "$T/stream4.out" &
 	local c=$!
 	streaming "$T/stream4.out"
@@ -334,14 +374,19 @@ t_takeover_foreign_peer() {
 	# with (or as a source of) tokens and sockets.
 	local err lp nb rc=0
 	[ "$(id -u)" = 0 ] && [ -x /usr/bin/python3 ] || { echo "# (skipped: needs root and /usr/bin/python3)"; return 0; }
-	nb=$(mktemp -d /tmp/dmx-nobody.XXXXXX) && chmod 777 "$nb" || return 1
+	# It binds in a directory of its own; root then moves the bound socket
+	# into a safe one (serve refuses a control directory others can write),
+	# so only the SO_PEERCRED check is left to refuse it.
+	nb=$(mktemp -d /tmp/dmx-nobody.XXXXXX) && chmod 755 "$nb" && mkdir -m 777 "$nb/open" &&
+		mkdir -m 700 "$nb/ctl" || return 1
 	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
-c, _ = s.accept(); time.sleep(5)' "$nb/ctl.sock" &
+c, _ = s.accept(); time.sleep(5)' "$nb/open/ctl.sock" &
 	lp=$!
-	for _ in $(seq 50); do [ -S "$nb/ctl.sock" ] && break; sleep 0.1; done
-	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$nb/s" --control "$nb/ctl.sock" \
+	for _ in $(seq 50); do [ -S "$nb/open/ctl.sock" ] && break; sleep 0.1; done
+	mv "$nb/open/ctl.sock" "$nb/ctl/ctl.sock" || return 1
+	if err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$nb/s" --control "$nb/ctl/ctl.sock" \
 		--state none --takeover 2>&1); then
 		rc=1
 	fi

@@ -11,7 +11,7 @@
 # cargo and rustc (1.63) for bindings/rust/run-tests.sh; procps for the ps that
 # dockerd runs for `docker top` and the unit's /bin/kill (not in a minimal install).
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
-libcriterion-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
+libcriterion-dev libjansson-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
 groff-base mandoc systemd prometheus cargo rustc procps"
 
 # The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,

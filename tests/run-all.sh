@@ -251,14 +251,23 @@ else
 fi
 
 # ---------------------------------------------------------------- 5. end to end
+# may_run_daemon_suite SUITE: 0 when SUITE, which starts a private daemon,
+# is to run; else it is tallied (skipped on purpose, or could not run).
+may_run_daemon_suite() {
+	if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
+		skipped "$1" DMX_SKIP_E2E
+	elif [ -z "$BUILT" ]; then
+		could_not_run "$1" "no build"
+	elif [ "$(id -u)" != 0 ]; then
+		could_not_run "$1" "it starts a private daemon: it needs root (or set DMX_SKIP_E2E=1)"
+	else
+		return 0
+	fi
+	return 1
+}
+
 heading "e2e: the docker CLI through dockmux to a private dockerd"
-if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
-	skipped e2e DMX_SKIP_E2E
-elif [ -z "$BUILT" ]; then
-	could_not_run e2e "no build"
-elif [ "$(id -u)" != 0 ]; then
-	could_not_run e2e "a private dockerd needs root (or set DMX_SKIP_E2E=1)"
-else
+if may_run_daemon_suite e2e; then
 	DOCKERD_STARTED=1
 	if bash tests/e2e/dockerd.sh start >/dev/null; then
 		DOCKMUX=$DOCKMUX_BIN run_tap_suite e2e 1800 bash tests/e2e/docker_cli.sh dockmux
@@ -272,13 +281,7 @@ fi
 # README's first command, exactly as a user runs it (its own dockerd state dir,
 # created and purged by the demo): one check, its exit status.
 heading "demo: bash demo/run.sh (README's main job)"
-if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
-	skipped demo DMX_SKIP_E2E
-elif [ -z "$BUILT" ]; then
-	could_not_run demo "no build"
-elif [ "$(id -u)" != 0 ]; then
-	could_not_run demo "the demo starts a private dockerd: it needs root"
-else
+if may_run_daemon_suite demo; then
 	timeout -k 10 900 env -u DMX_E2E_DIR BUILD_DIR="$BUILD_DIR" bash demo/run.sh \
 		>"$LOGS/demo.log" 2>&1
 	rc=$?
