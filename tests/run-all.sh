@@ -8,7 +8,9 @@
 #   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream;
 #      tests/cmd_lifecycle.sh: state file, restart, takeover, SIGTERM, SIGHUP;
 #      tests/cmd_metrics_promtool.sh: /metrics output through promtool;
-#      tests/dist_check.sh: meson install layout, systemd unit, man pages
+#      tests/dist_check.sh: meson install layout, systemd unit, man pages;
+#      tests/deb_check.sh: the Debian packages built, linted, installed, used,
+#      purged
 #   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
 #      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets;
 #      then demo/run.sh, README's other command, as a user runs it
@@ -239,6 +241,12 @@ if [ -n "$BUILT" ]; then
 		"${DOCKMUX_BIN%/cmd/dockmux}/tests/metrics_sample"
 	heading "dist: tests/dist_check.sh (install layout, unit, man pages)"
 	run_tap_suite dist 300 bash tests/dist_check.sh "$BUILD_DIR"
+	heading "deb: tests/deb_check.sh (Debian packages: build, lintian, install, purge)"
+	if [ "$(id -u)" = 0 ]; then
+		run_tap_suite deb 900 bash tests/deb_check.sh
+	else
+		could_not_run deb "it installs and purges packages: it needs root"
+	fi
 	heading "lifecycle: tests/cmd_lifecycle.sh"
 	run_tap_suite lifecycle 300 bash tests/cmd_lifecycle.sh "$DOCKMUX_BIN" \
 		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream"
@@ -248,6 +256,7 @@ else
 	could_not_run lifecycle "no build"
 	could_not_run promtool "no build"
 	could_not_run dist "no build"
+	could_not_run deb "no build"
 fi
 
 # ---------------------------------------------------------------- 5. end to end
