@@ -145,6 +145,9 @@ write_configs() {
 	# CONTAINERS_CONF is the only containers.conf podman 4.3 reads when it is
 	# set. The ulimits: no CAP_SYS_RESOURCE here and a hard nofile limit of
 	# 20,000, so podman's defaults (1048576) fail with "error setting rlimit".
+	# runc, not crun: apt may satisfy podman's "crun | runc" with crun, and
+	# bookworm's crun 1.8.1 refuses a hybrid cgroup host (v1 controllers and
+	# a v2 "unified" mount, as here): "cgroups in hybrid mode not supported".
 	cat >"$D/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -152,6 +155,7 @@ netns = "none"
 seccomp_profile = "/usr/share/containers/seccomp.json"
 
 [engine]
+runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$D/tmp/events.log"
@@ -295,7 +299,7 @@ start() {
 		return 1
 		;;
 	esac
-	dmx_need_packages podman docker.io busybox-static curl || return 1
+	dmx_need_packages podman runc docker.io busybox-static curl || return 1
 	mkdir -p "$D"
 	if up; then
 		echo "podman already running on $SOCK" >&2

@@ -70,11 +70,12 @@ stderr: $(cat "$W/expect.err")"
 dk() { timeout -k 5 "${T:-60}" "$DOCKER" -H "unix://$SOCK" "$@"; }
 # up ARGS...: the docker CLI straight on podman (setup, cleanup, verdicts).
 up() { timeout -k 5 60 "$DOCKER" -H "unix://$UPSTREAM" "$@"; }
-# wait_for TENTHS SHELL-CODE: poll every 0.1 s until the code succeeds.
+# wait_for TENTHS SHELL-CODE: poll every 0.1 s until the code succeeds (its
+# stderr dropped: a file may not exist yet).
 wait_for() {
 	local i
 	for ((i = 0; i < $1; i++)); do
-		eval "$2" && return 0
+		eval "$2" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
