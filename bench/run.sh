@@ -683,6 +683,7 @@ elif ! (cd "$OUT" && gnuplot -c "$HERE/throughput.gp" throughput throughput.svg)
 		[ ! -s "$OUT/throughput.svg" ]; then
 	NO_CHART="gnuplot failed: see gnuplot.log"
 fi
+[ -s "$OUT/gnuplot.log" ] || rm -f "$OUT/gnuplot.log"
 if [ -n "$NO_CHART" ]; then
 	rm -f "$OUT/throughput.svg"
 	log "no chart: $NO_CHART"
