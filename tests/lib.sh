@@ -13,12 +13,13 @@
 # bindings/rust/run-tests.sh; procps for the ps that
 # dockerd runs for `docker top` and the unit's /bin/kill (not in a minimal install);
 # dpkg-dev, debhelper, lintian, fakeroot, build-essential and git (the clone it
-# builds from) for tests/deb_check.sh.
+# builds from) for tests/deb_check.sh; podman (4.3, with runc from docker.io)
+# for tests/e2e/podman.sh.
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
 libcriterion-dev libjansson-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
 groff-base mandoc systemd prometheus cargo rustc procps
 dpkg-dev debhelper lintian fakeroot build-essential git
-librust-tokio-dev librust-async-trait-dev librust-futures-dev"
+librust-tokio-dev librust-async-trait-dev librust-futures-dev podman"
 
 # The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,
 # which dmx_need_packages installs), so that every machine runs the same CLI

@@ -13,7 +13,9 @@
 #      purged
 #   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
 #      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets;
-#      then demo/run.sh, README's other command, as a user runs it
+#      then tests/e2e/podman_cli.sh, the same CLI through dockmux to a private
+#      podman API service (tests/e2e/podman.sh); then demo/run.sh, README's
+#      other command, as a user runs it
 #   6. the Criterion tests again, built with ASan + UBSan in $ASAN_BUILD_DIR
 #      (default build-asan/)
 #   7. tests/fuzz/run.sh: every libFuzzer target for $FUZZ_SECONDS (default 60)
@@ -40,6 +42,7 @@ TOTAL_PASS=0
 TOTAL_FAIL=0
 SUMMARY=()
 DOCKERD_STARTED=
+PODMAN_DIR=
 T0=$(date +%s)
 
 heading() { printf '\n######## %s\n' "$*"; }
@@ -82,6 +85,7 @@ stop_dockerd() {
 }
 cleanup() {
 	[ -n "$DOCKERD_STARTED" ] && stop_dockerd
+	[ -n "$PODMAN_DIR" ] && DMX_PODMAN_DIR=$PODMAN_DIR bash tests/e2e/podman.sh purge
 	rm -rf "$LOGS"
 }
 trap cleanup EXIT
@@ -284,6 +288,23 @@ if may_run_daemon_suite e2e; then
 		could_not_run e2e "the private dockerd did not start"
 	fi
 	stop_dockerd
+fi
+
+# ---------------------------------------------------------------- 5a. podman
+# The same docker CLI through dockmux to a second real upstream: a private
+# podman 4.3 API service (tests/e2e/podman.sh: its own state dir, network and
+# mount namespaces), created and purged here.
+heading "podman: the docker CLI through dockmux to a private podman service"
+if may_run_daemon_suite podman; then
+	PODMAN_DIR=$(mktemp -d /tmp/dmx-podman-run.XXXXXX)
+	if DMX_PODMAN_DIR=$PODMAN_DIR bash tests/e2e/podman.sh start >/dev/null; then
+		DMX_PODMAN_DIR=$PODMAN_DIR DOCKMUX=$DOCKMUX_BIN run_tap_suite podman 900 \
+			bash tests/e2e/podman_cli.sh dockmux
+	else
+		could_not_run podman "the private podman service did not start"
+	fi
+	DMX_PODMAN_DIR=$PODMAN_DIR bash tests/e2e/podman.sh purge
+	PODMAN_DIR=
 fi
 
 # ---------------------------------------------------------------- 5b. the demo
