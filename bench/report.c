@@ -40,14 +40,20 @@ struct rep_scenario {
 	const char *title;
 	const char *metric;      /* rps or mib_per_s */
 	const char *unit;
+	const char *short_title; /* the chart's panel and the summary table */
 };
 
 static const struct rep_scenario rep_traffic[] = {
-	{ "ka32", "1a. Keep-alive small requests, 32 connections", "rps", "req/s" },
-	{ "ka256", "1b. Keep-alive small requests, 256 connections", "rps", "req/s" },
-	{ "churn", "2. Churn: one request per connection, 32 concurrent clients", "rps", "req/s" },
-	{ "bulk-get", "3a. Bulk download: 4 parallel responses", "mib_per_s", "MiB/s" },
-	{ "bulk-post", "3b. Bulk upload: 4 parallel request bodies", "mib_per_s", "MiB/s" },
+	{ "ka32", "1a. Keep-alive small requests, 32 connections", "rps", "req/s",
+	  "keep-alive, 32 connections (GET /_ping)" },
+	{ "ka256", "1b. Keep-alive small requests, 256 connections", "rps", "req/s",
+	  "keep-alive, 256 connections (GET /_ping)" },
+	{ "churn", "2. Churn: one request per connection, 32 concurrent clients", "rps", "req/s",
+	  "churn: a new connection per request, 32 clients" },
+	{ "bulk-get", "3a. Bulk download: 4 parallel responses", "mib_per_s", "MiB/s",
+	  "bulk download: 4 parallel responses" },
+	{ "bulk-post", "3b. Bulk upload: 4 parallel request bodies", "mib_per_s", "MiB/s",
+	  "bulk upload: 4 parallel request bodies" },
 };
 #define REP_NTRAFFIC (sizeof(rep_traffic) / sizeof(rep_traffic[0]))
 
@@ -482,6 +488,236 @@ static void rep_goals_build(void)
 
 /* ---- Markdown ---- */
 
+/* ---- which targets ran, side by side ---- */
+
+static const char *const rep_all_scenarios[] = {
+	"ka32", "ka256", "churn", "bulk-get", "bulk-post", "lifecycle", "density", "scale",
+};
+#define REP_NALL (sizeof(rep_all_scenarios) / sizeof(rep_all_scenarios[0]))
+
+/* Is item in the comma list (as run.sh's --targets takes it; "all": yes)? */
+static bool rep_listed(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+
+	if (!list || !*list || !strcmp(list, "all"))
+		return true;
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && !strncmp(p, item, n))
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* The first record (figures or skip notice) of scenario/target. */
+#define rep_any(scenario, target) rep_find((scenario), (target))
+
+static bool rep_is_na(const char *reason)
+{
+	return !strncmp(reason, "n/a", 3);
+}
+
+/* Append to a fixed buffer, "; "-separated when sep. */
+static void rep_cat(char *buf, size_t cap, const char *sep, const char *s)
+{
+	size_t len = strlen(buf);
+
+	if (len + 1 >= cap)
+		return;
+	snprintf(buf + len, cap - len, "%s%s", len && sep ? sep : "", s);
+}
+
+/* The best throughput of the peers (HAProxy, nginx, socat) in a scenario. */
+static double rep_best_peer(const struct rep_scenario *s, const char **name)
+{
+	double best = 0;
+
+	*name = NULL;
+	for (unsigned t = 2; t < REP_NTARGETS; t++) {
+		struct rep_record *r = rep_measured(s->name, rep_targets[t]);
+		double v;
+
+		if (r && rep_num(r, s->metric, &v) && v > best) {
+			best = v;
+			*name = rep_targets[t];
+		}
+	}
+	return best;
+}
+
+static const char *rep_version(const struct rep_record *m, unsigned t, char *buf, size_t cap)
+{
+	const char *key = t == 1 ? "dockmux" : t >= 2 && t <= 3 ? "haproxy" :
+			  t >= 4 && t <= 5 ? "nginx" : t == 6 ? "socat" : NULL;
+	const char *v = key ? rep_str(m, key) : NULL;
+
+	if (t == 0)
+		snprintf(buf, cap, "-");
+	else if (t == 1)
+		snprintf(buf, cap, "%s%s", v && *v ? "git " : "", v && *v ? v : "this build");
+	else
+		snprintf(buf, cap, "%s", v && *v ? v : "-");
+	return buf;
+}
+
+/* Targets: for each one, where it ran and, where it did not, why. */
+static void rep_md_targets(FILE *f, const struct rep_record *m)
+{
+	const char *sel = rep_str(m, "targets");
+
+	fprintf(f, "## Targets: which ran, which were skipped and why\n\n");
+	fprintf(f, "| Target | version | status | measured in | not applicable |\n|---|---|---|---|---|\n");
+	for (unsigned t = 0; t < REP_NTARGETS; t++) {
+		char ran[256] = "", na[1024] = "", status[4096] = "", ver[96];
+		/* Distinct skip reasons, each with its scenarios. */
+		const char *why[REP_NALL];
+		char where[REP_NALL][160];
+		unsigned nwhy = 0, nran = 0, nrec = 0;
+
+		for (unsigned k = 0; k < REP_NALL; k++) {
+			const char *sc = rep_all_scenarios[k];
+			struct rep_record *r = rep_any(sc, rep_targets[t]);
+			const char *reason;
+			unsigned w;
+
+			if (!r)
+				continue;
+			nrec++;
+			if (rep_measured(sc, rep_targets[t])) {
+				rep_cat(ran, sizeof(ran), ", ", sc);
+				nran++;
+				continue;
+			}
+			reason = rep_str(r, "skipped");
+			if (!reason)
+				continue;
+			if (rep_is_na(reason)) {
+				char one[256];
+
+				snprintf(one, sizeof(one), "%s (%s)", sc, reason + 3 + (reason[3] == ':') +
+					 (reason[3] == ':' && reason[4] == ' '));
+				rep_cat(na, sizeof(na), "; ", one);
+				continue;
+			}
+			for (w = 0; w < nwhy && strcmp(why[w], reason); w++)
+				;
+			if (w == nwhy) {
+				why[nwhy] = reason;
+				where[nwhy++][0] = '\0';
+			}
+			rep_cat(where[w], sizeof(where[w]), ", ", sc);
+		}
+		if (nrec == 0) {
+			if (!rep_listed(sel, rep_targets[t]))
+				snprintf(status, sizeof(status), "not selected (--targets %s)", sel);
+			else
+				snprintf(status, sizeof(status), "not run (no scenario selected applies)");
+		} else if (nwhy == 0) {
+			snprintf(status, sizeof(status), nran ? "ran" : "n/a");
+		} else {
+			rep_cat(status, sizeof(status), NULL, nran ? "ran; " : "");
+			for (unsigned w = 0; w < nwhy; w++) {
+				char one[2048];
+
+				if (nran)
+					snprintf(one, sizeof(one), "**skipped** in %s: %.300s", where[w], why[w]);
+				else if (nwhy > 1)
+					snprintf(one, sizeof(one), "**skipped**: %.300s (%s)", why[w], where[w]);
+				else
+					snprintf(one, sizeof(one), "**skipped: %.300s**", why[w]);
+				rep_cat(status, sizeof(status), w ? "; " : NULL, one);
+			}
+		}
+		fprintf(f, "| %s | %s | %s | %s | %s |\n", rep_targets[t],
+			rep_version(m, t, ver, sizeof(ver)), status, ran[0] ? ran : "-", na[0] ? na : "-");
+	}
+	fprintf(f, "\n");
+}
+
+/* One table: every traffic scenario, every target, ratios to direct. */
+static void rep_md_side_by_side(FILE *f)
+{
+	bool col[REP_NTARGETS] = { false }, row[REP_NTRAFFIC] = { false }, any = false;
+
+	for (unsigned s = 0; s < REP_NTRAFFIC; s++)
+		for (unsigned t = 0; t < REP_NTARGETS; t++)
+			if (rep_any(rep_traffic[s].name, rep_targets[t]))
+				col[t] = row[s] = any = true;
+	if (!any)
+		return;
+	fprintf(f, "## Side by side\n\nThroughput of each target and, in brackets, its ratio to direct "
+		"measured in the same run; \"dockmux / best peer\" is dockmux over the fastest of "
+		"HAProxy, nginx and socat in that scenario. Median round; details per scenario below.\n\n");
+	fprintf(f, "| Scenario | unit");
+	for (unsigned t = 0; t < REP_NTARGETS; t++)
+		if (col[t])
+			fprintf(f, " | %s", rep_targets[t]);
+	fprintf(f, " | dockmux / best peer |\n|---|---");
+	for (unsigned t = 0; t < REP_NTARGETS; t++)
+		if (col[t])
+			fprintf(f, "|---:");
+	fprintf(f, "|---|\n");
+	for (unsigned s = 0; s < REP_NTRAFFIC; s++) {
+		const struct rep_scenario *sc = &rep_traffic[s];
+		struct rep_record *d = rep_measured(sc->name, "direct");
+		struct rep_record *x = rep_measured(sc->name, "dockmux");
+		const char *best_name;
+		double dv = 0, xv, best;
+
+		if (!row[s])
+			continue;
+		if (d)
+			rep_num(d, sc->metric, &dv);
+		fprintf(f, "| %s | %s", sc->short_title, sc->unit);
+		for (unsigned t = 0; t < REP_NTARGETS; t++) {
+			struct rep_record *r = rep_measured(sc->name, rep_targets[t]);
+			struct rep_record *a = rep_any(sc->name, rep_targets[t]);
+			double v;
+
+			if (!col[t])
+				continue;
+			if (r && rep_num(r, sc->metric, &v)) {
+				bool bulk = !strcmp(sc->metric, "mib_per_s");
+
+				fprintf(f, " | %s", bulk ? FMT(v) : FMTI(v));
+				if (t > 0 && dv > 0)
+					fprintf(f, " (%.2fx)", v / dv);
+				if (!rep_clean(r))
+					fprintf(f, " ERRORS");
+			} else if (a && rep_str(a, "skipped")) {
+				fprintf(f, " | %s", strncmp(rep_str(a, "skipped"), "failed", 6) ? "skipped" : "failed");
+			} else {
+				fprintf(f, " | -");
+			}
+		}
+		best = rep_best_peer(sc, &best_name);
+		if (x && rep_num(x, sc->metric, &xv) && best_name)
+			fprintf(f, " | %.2fx (%s) |\n", xv / best, best_name);
+		else
+			fprintf(f, " | - |\n");
+	}
+	fprintf(f, "\n\"skipped\"/\"failed\": why in the Targets table above and the scenario's own table.\n\n");
+}
+
+/* The chart, or why there is none. */
+static void rep_md_chart(FILE *f, const char *no_chart)
+{
+	fprintf(f, "## Chart\n\n");
+	if (no_chart) {
+		fprintf(f, "No chart: %s.\n\n", no_chart);
+		return;
+	}
+	fprintf(f, "![throughput](throughput.svg)\n\n"
+		"[throughput.svg](throughput.svg): one panel per scenario, one bar per target, each "
+		"labelled with its figure and its ratio to direct; dockmux's bar also with its ratio "
+		"to the best peer. A skipped peer is a labelled row without a bar.\n\n");
+}
+
 static void rep_md_meta(FILE *f, const struct rep_record *m)
 {
 	const char *mode = rep_str(m, "mode");
@@ -764,52 +1000,108 @@ static void rep_json(FILE *f)
 	fprintf(f, "  ],\n  \"upstream\": %s\n}\n", u ? u->line : "null");
 }
 
-/* throughput-rps.dat and throughput-mibs.dat: one row per scenario, one column
- * per target that has a figure; "-" where it has none. */
+/* A label for the chart: no double quotes (gnuplot's string delimiters), at
+ * most 100 characters (what fits right of an empty row). */
+static void rep_label_clean(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '\'';
+	if (strlen(s) > 100)
+		memcpy(s + 97, "...", 4);
+}
+
+/* throughput.dat: one block per traffic scenario that was run (blocks two
+ * blank lines apart, as gnuplot's `index` wants them), one row per target
+ * that has a record there; throughput-panels.dat: one line per block, its
+ * scenario, unit and title. Both for bench/throughput.gp. */
 static int rep_chart_data(const char *dir)
 {
-	static const char *const files[] = { "throughput-rps.dat", "throughput-mibs.dat" };
-	static const char *const metrics[] = { "rps", "mib_per_s" };
+	char path[4096];
+	FILE *f, *p;
+	unsigned block = 0;
 
-	for (unsigned k = 0; k < 2; k++) {
-		bool used[REP_NTARGETS] = { false };
-		char path[4096];
-		FILE *f;
-
-		for (unsigned t = 0; t < REP_NTARGETS; t++)
-			for (unsigned s = 0; s < REP_NTRAFFIC; s++)
-				if (!strcmp(rep_traffic[s].metric, metrics[k]) &&
-				    rep_measured(rep_traffic[s].name, rep_targets[t]))
-					used[t] = true;
-		snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
-		f = fopen(path, "w");
-		if (!f)
-			return -errno;
-		fprintf(f, "scenario");
-		for (unsigned t = 0; t < REP_NTARGETS; t++)
-			if (used[t])
-				fprintf(f, " %s", rep_targets[t]);
-		fprintf(f, "\n");
-		for (unsigned s = 0; s < REP_NTRAFFIC; s++) {
-			if (strcmp(rep_traffic[s].metric, metrics[k]))
-				continue;
-			fprintf(f, "%s", rep_traffic[s].name);
-			for (unsigned t = 0; t < REP_NTARGETS; t++) {
-				struct rep_record *r = rep_measured(rep_traffic[s].name, rep_targets[t]);
-				double v;
-
-				if (!used[t])
-					continue;
-				if (r && rep_num(r, metrics[k], &v))
-					fprintf(f, " %.1f", v);
-				else
-					fprintf(f, " -");
-			}
-			fprintf(f, "\n");
-		}
+	snprintf(path, sizeof(path), "%s/throughput.dat", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/throughput-panels.dat", dir);
+	p = fopen(path, "w");
+	if (!p) {
 		fclose(f);
+		return -errno;
 	}
-	return 0;
+	fprintf(f, "# dockmux-bench-report: data of bench/throughput.gp. One block per scenario\n"
+		"# (titles in throughput-panels.dat), one row per target: row, target, value\n"
+		"# (0: none), ratio to direct (-: none), kind (0 direct, 1 dockmux, 2 peer,\n"
+		"# 3 skipped or failed), label.\n");
+	{
+		const struct rep_record *m = rep_find("meta", "all");
+		const char *date = rep_str(m, "date");
+
+		fprintf(p, "# block|scenario|unit|title, and the chart's own title\n");
+		fprintf(p, "title|dockmux benchmark: throughput per target, one run on one machine|"
+			"%s mode, %s CPUs, %s threads per proxy, %.10s\n",
+			m && rep_str(m, "mode") ? rep_str(m, "mode") : "?",
+			m && rep_str(m, "cpus") ? rep_str(m, "cpus") : "?",
+			m && rep_str(m, "proxy_threads") ? rep_str(m, "proxy_threads") : "?",
+			date ? date : "?");
+	}
+	for (unsigned s = 0; s < REP_NTRAFFIC; s++) {
+		const struct rep_scenario *sc = &rep_traffic[s];
+		struct rep_record *d = rep_measured(sc->name, "direct");
+		const char *best_name;
+		double dv = 0, best = rep_best_peer(sc, &best_name);
+		bool bulk = !strcmp(sc->metric, "mib_per_s");
+		unsigned row = 0;
+
+		for (unsigned t = 0; t < REP_NTARGETS; t++)
+			row += rep_any(sc->name, rep_targets[t]) != NULL;
+		if (!row)
+			continue;
+		if (d)
+			rep_num(d, sc->metric, &dv);
+		fprintf(f, "%s# %s\n", block ? "\n\n" : "", sc->name);
+		fprintf(p, "%u|%s|%s|%s\n", block, sc->name, sc->unit, sc->short_title);
+		row = 0;
+		for (unsigned t = 0; t < REP_NTARGETS; t++) {
+			struct rep_record *r = rep_measured(sc->name, rep_targets[t]);
+			struct rep_record *a = rep_any(sc->name, rep_targets[t]);
+			char label[256], ratio[32] = "-";
+			double v;
+			int kind = t == 0 ? 0 : t == 1 ? 1 : 2;
+
+			if (!a)
+				continue;
+			if (r && rep_num(r, sc->metric, &v)) {
+				int n = snprintf(label, sizeof(label), "%s", bulk ? FMT(v) : FMTI(v));
+
+				if (dv > 0) {
+					snprintf(ratio, sizeof(ratio), "%.4f", v / dv);
+					if (t > 0)
+						n += snprintf(label + n, sizeof(label) - n, t == 1 ? ": %.2fx direct" : " (%.2fx)", v / dv);
+				}
+				if (t == 1 && best_name)
+					n += snprintf(label + n, sizeof(label) - n, "%s%.2fx best peer (%s)",
+						      dv > 0 ? ", " : ": ", v / best, best_name);
+				if (!rep_clean(r))
+					snprintf(label + n, sizeof(label) - n, ", %.0f ERRORS",
+						 rep_num_or(r, "errors", 0) + rep_num_or(r, "auth_failures", 0));
+			} else {
+				const char *why = rep_str(a, "skipped");
+
+				v = 0;
+				kind = 3;
+				snprintf(label, sizeof(label), "%s%s", why && !strncmp(why, "failed", 6) ? "" : "skipped: ",
+					 why ? why : "no figure");
+			}
+			rep_label_clean(label);
+			fprintf(f, "%u %s %.1f %s %d \"%s\"\n", row++, rep_targets[t], v, ratio, kind, label);
+		}
+		block++;
+	}
+	fclose(p);
+	return fclose(f) ? -errno : 0;
 }
 
 static FILE *rep_open(const char *dir, const char *name)
@@ -830,8 +1122,8 @@ int main(int argc, char **argv)
 	FILE *in, *md, *js;
 	int ret;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: dockmux-bench-report RAW.jsonl OUTDIR\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: dockmux-bench-report RAW.jsonl OUTDIR [NO-CHART-REASON]\n");
 		return 2;
 	}
 	in = fopen(argv[1], "r");
@@ -858,6 +1150,9 @@ int main(int argc, char **argv)
 	if (!md || !js)
 		return 1;
 	rep_md_meta(md, rep_find("meta", "all"));
+	rep_md_targets(md, rep_find("meta", "all"));
+	rep_md_side_by_side(md);
+	rep_md_chart(md, argc == 4 ? argv[3] : NULL);
 	rep_md_goals(md);
 	for (unsigned s = 0; s < REP_NTRAFFIC; s++)
 		rep_md_traffic(md, &rep_traffic[s]);

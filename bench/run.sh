@@ -2,13 +2,17 @@
 # bench/run.sh: runs every benchmark scenario against every target in one go,
 # side by side (direct to the upstream stub, dockmux, and HAProxy, nginx and
 # socat where installed), then writes results.json, results.md and
-# throughput.svg. Builds nothing and installs nothing: it uses the binaries in
-# $BUILD_DIR/bench and whatever comparison proxies are on PATH.
+# throughput.svg. Builds nothing: it uses the binaries in $BUILD_DIR/bench and
+# whatever comparison proxies are on PATH; with --install-peers it first
+# apt-get installs the missing ones (and gnuplot), starting no service.
 set -uo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: bench/run.sh [--quick|--full] [--out DIR] [--targets LIST] [--scenarios LIST]
+usage: bench/run.sh [--install-peers] [--quick|--full] [--out DIR] [--targets LIST] [--scenarios LIST]
+  --install-peers  first apt-get install what is missing of the comparison proxies and the
+               chart tool: haproxy nginx libnginx-mod-stream socat gnuplot-nox (Debian/Ubuntu;
+               root or sudo; no service is started; tests/lib.sh's dmx_need_packages)
   --quick      short runs (default; under 2 minutes in total)
   --full       long runs (about 10 minutes)
   --out DIR    where results go (default: bench/results, git-ignored)
@@ -24,10 +28,12 @@ MODE=quick
 OUT=""
 ONLY_TARGETS=""
 ONLY_SCENARIOS=""
+INSTALL_PEERS=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) MODE=quick ;;
 	--full) MODE=full ;;
+	--install-peers) INSTALL_PEERS=1 ;;
 	--out) OUT="$2"; shift ;;
 	--out=*) OUT="${1#--out=}" ;;
 	--targets) ONLY_TARGETS="$2"; shift ;;
@@ -49,6 +55,26 @@ done
 BIN="$(cd "$BIN" && pwd)"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$HERE/results}"
+
+# The comparison proxies and the chart tool, by their Debian package names:
+# nginx's stream {} proxy is the separate libnginx-mod-stream (a dynamic
+# module); gnuplot-nox is gnuplot without X.
+PEER_PACKAGES="haproxy nginx libnginx-mod-stream socat gnuplot-nox"
+if [ "$INSTALL_PEERS" = 1 ]; then
+	# dmx_need_packages installs only what is missing, with a policy-rc.d
+	# that forbids starting services while apt runs (the packages' own
+	# haproxy.service and nginx.service stay stopped: every peer runs below
+	# from a private config in the run's temporary directory).
+	# shellcheck source=SCRIPTDIR/../tests/lib.sh
+	. "$HERE/../tests/lib.sh"
+	# shellcheck disable=SC2086
+	dmx_need_packages $PEER_PACKAGES || {
+		echo "run.sh: --install-peers: could not install $PEER_PACKAGES" >&2
+		exit 1
+	}
+fi
+# haproxy and nginx live in /usr/sbin, which a non-root PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
 
 NCPU=$(nproc)
 PROXY_THREADS="${PROXY_THREADS:-$NCPU}"
@@ -190,22 +216,23 @@ stop_all() {
 
 # ---- what is installed ------------------------------------------------------
 declare -A UNAVAILABLE
-command -v haproxy >/dev/null || { UNAVAILABLE[haproxy-tcp]="not installed (apt-get install haproxy)"; UNAVAILABLE[haproxy-http]="${UNAVAILABLE[haproxy-tcp]}"; }
+command -v haproxy >/dev/null || { UNAVAILABLE[haproxy-tcp]="not installed (--install-peers, or apt-get install haproxy)"; UNAVAILABLE[haproxy-http]="${UNAVAILABLE[haproxy-tcp]}"; }
 NGINX_STREAM_LOAD=""
 if ! command -v nginx >/dev/null; then
-	UNAVAILABLE[nginx-http]="not installed (apt-get install nginx libnginx-mod-stream)"
+	UNAVAILABLE[nginx-http]="not installed (--install-peers, or apt-get install nginx libnginx-mod-stream)"
 	UNAVAILABLE[nginx-stream]="${UNAVAILABLE[nginx-http]}"
 elif nginx -V 2>&1 | grep -q -- '--with-stream=dynamic'; then
 	for m in /usr/lib/nginx/modules/ngx_stream_module.so /usr/share/nginx/modules/ngx_stream_module.so; do
 		[ -f "$m" ] && NGINX_STREAM_LOAD="load_module $m;"
 	done
-	[ -z "$NGINX_STREAM_LOAD" ] && UNAVAILABLE[nginx-stream]="not installed (apt-get install libnginx-mod-stream)"
+	[ -z "$NGINX_STREAM_LOAD" ] && UNAVAILABLE[nginx-stream]="stream module not installed (--install-peers, or apt-get install libnginx-mod-stream)"
 elif ! nginx -V 2>&1 | grep -q -- '--with-stream'; then
 	UNAVAILABLE[nginx-stream]="nginx built without the stream module"
 fi
-command -v socat >/dev/null || UNAVAILABLE[socat]="not installed (apt-get install socat)"
+command -v socat >/dev/null || UNAVAILABLE[socat]="not installed (--install-peers, or apt-get install socat)"
 
 version_of() {
+	command -v "$1" >/dev/null || return 0
 	case "$1" in
 	haproxy) haproxy -v 2>/dev/null | head -1 | awk '{print $3}' ;;
 	nginx) nginx -v 2>&1 | sed 's/.*nginx\///' ;;
@@ -224,13 +251,14 @@ if ! wait_sock "$UP" 5; then
 	exit 1
 fi
 
-emit meta all "$(printf '{"mode": "%s", "date": "%s", "kernel": "%s", "cpus": %s, "cpu_model": "%s", "mem_gib": %s, "proxy_threads": %s, "upstream_threads": %s, "loadgen_threads": %s, "containers": %s, "socket_fs": "%s", "rounds": %s, "duration_s": %s, "warmup_s": %s, "bulk_bytes": %s, "bulk_transfers": %s, "density": %s, "idle_s": %s, "haproxy": "%s", "nginx": "%s", "socat": "%s"}' \
+emit meta all "$(printf '{"mode": "%s", "date": "%s", "kernel": "%s", "cpus": %s, "cpu_model": "%s", "mem_gib": %s, "proxy_threads": %s, "upstream_threads": %s, "loadgen_threads": %s, "containers": %s, "socket_fs": "%s", "rounds": %s, "duration_s": %s, "warmup_s": %s, "bulk_bytes": %s, "bulk_transfers": %s, "density": %s, "idle_s": %s, "haproxy": "%s", "nginx": "%s", "socat": "%s", "dockmux": "%s", "targets": "%s", "scenarios": "%s"}' \
 	"$MODE" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -r)" "$NCPU" \
 	"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo | tr -d '"')" \
 	"$(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)" \
 	"$PROXY_THREADS" "$UPSTREAM_THREADS" "$LOADGEN_THREADS" "$CONTAINERS" "$WORK ($TMPFS_TYPE)" "$ROUNDS" "$DUR" "$WARM" \
 	"$BULK_BYTES" "$TRANSFERS" "$DENSITY" "$IDLE" \
-	"$(version_of haproxy)" "$(version_of nginx)" "$(version_of socat)")"
+	"$(version_of haproxy)" "$(version_of nginx)" "$(version_of socat)" \
+	"$(git -C "$HERE/.." describe --always --dirty 2>/dev/null)" "${ONLY_TARGETS:-all}" "${ONLY_SCENARIOS:-all}")"
 
 # ---- config generators -------------------------------------------------------
 # haproxy_cfg FILE MODE(tcp|http) SOCKET... : one frontend per socket.
@@ -616,6 +644,18 @@ SCALE=${SCALE:-30000}
 SCALE_NOFILE=${SCALE_NOFILE:-20000}
 
 log "mode $MODE, $NCPU CPUs, proxies with $PROXY_THREADS threads, results in $OUT"
+# Which peers will run and which will not, before anything is measured (the
+# report's Targets table says the same, scenario by scenario).
+for t in $ALL_TARGETS; do
+	case "$t" in direct|dockmux) continue ;; esac
+	if ! selected "$ONLY_TARGETS" "$t"; then
+		log "peer $t: not selected (--targets)"
+	elif [ -n "${UNAVAILABLE[$t]:-}" ]; then
+		log "peer $t: SKIPPED: ${UNAVAILABLE[$t]}"
+	else
+		log "peer $t: runs ($(version_of "${t%%-*}"))"
+	fi
+done
 for sc in $ALL_SCENARIOS; do
 	selected "$ONLY_SCENARIOS" "$sc" || continue
 	case "$sc" in
@@ -631,17 +671,24 @@ UP_STATS=$(cat "$WORK/upstream.out")
 [ -n "$UP_STATS" ] && emit upstream all "$UP_STATS"
 
 "$BIN/dockmux-bench-report" "$RAW" "$OUT" || exit 1
-has_figures() { # any number after the first column of the chart data
-	awk 'FNR > 1 { for (i = 2; i <= NF; i++) if ($i != "-") found = 1 } END { exit !found }' \
-		"$OUT"/throughput-*.dat 2>/dev/null
-}
-if ! has_figures; then
-	log "no throughput figures: no chart"
-elif command -v gnuplot >/dev/null; then
-	(cd "$OUT" && gnuplot -c "$HERE/throughput.gp" throughput throughput.svg) \
-		2> "$OUT/gnuplot.log" || { log "gnuplot failed: see $OUT/gnuplot.log"; rm -f "$OUT/throughput.svg"; }
-else
-	log "gnuplot not installed: no chart (apt-get install gnuplot-nox)"
+# throughput.dat holds one block per traffic scenario run; the chart needs
+# one measured figure at least.
+NO_CHART=""
+if ! awk '$1 ~ /^[0-9]+$/ && $3 + 0 > 0 { found = 1 } END { exit !found }' \
+		"$OUT/throughput.dat" 2>/dev/null; then
+	NO_CHART="no throughput figures in this run"
+elif ! command -v gnuplot >/dev/null; then
+	NO_CHART="gnuplot not installed (--install-peers, or apt-get install gnuplot-nox)"
+elif ! (cd "$OUT" && gnuplot -c "$HERE/throughput.gp" throughput throughput.svg) 2> "$OUT/gnuplot.log" ||
+		[ ! -s "$OUT/throughput.svg" ]; then
+	NO_CHART="gnuplot failed: see gnuplot.log"
+fi
+[ -s "$OUT/gnuplot.log" ] || rm -f "$OUT/gnuplot.log"
+if [ -n "$NO_CHART" ]; then
+	rm -f "$OUT/throughput.svg"
+	log "no chart: $NO_CHART"
+	# results.md says why instead of linking a missing picture.
+	"$BIN/dockmux-bench-report" "$RAW" "$OUT" "$NO_CHART" || exit 1
 fi
 log "done: $OUT/results.md, $OUT/results.json$( [ -f "$OUT/throughput.svg" ] && echo ", $OUT/throughput.svg")"
 cat "$OUT/results.md"

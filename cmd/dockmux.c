@@ -263,7 +263,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("dockmux %d.%d\n", DMX_VERSION_MAJOR, DMX_VERSION_MINOR);
+		/* meson.build's project version (the packages' upstream version) */
+		printf("dockmux %s\n", DOCKMUX_VERSION);
 		return 0;
 	}
 	opterr = 0;  /* our own messages: getopt's would echo option values */

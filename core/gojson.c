@@ -222,6 +222,16 @@ int gojson_struct(struct gojson *g, json_t *v, const char *path)
 	return json_is_null(v) || json_is_object(v) ? 0 : gojson_want(g, path, "an object");
 }
 
+int gojson_walk_struct(struct gojson *g, void *ctx, json_t *v, const char *path,
+		       const struct gojson_field *tab, size_t n)
+{
+	int r = gojson_struct(g, v, path);
+
+	if (r || json_is_null(v))
+		return r;
+	return gojson_walk(g, ctx, v, path, tab, n, false);
+}
+
 int gojson_str(struct gojson *g, json_t *v, const char *path, const char **s, size_t *n)
 {
 	if (json_is_null(v)) {

@@ -75,6 +75,13 @@ int gojson_walk(struct gojson *g, void *ctx, json_t *obj, const char *path,
 #define GOJSON_WALK(g, ctx, obj, path, tab, checked) \
 	gojson_walk(g, ctx, obj, path, tab, sizeof(tab) / sizeof((tab)[0]), checked)
 
+/* A nested struct field: v must be an object or null (Go's struct or
+ * pointer); null is no value, an object is walked with tab. */
+int gojson_walk_struct(struct gojson *g, void *ctx, json_t *v, const char *path,
+		       const struct gojson_field *tab, size_t n);
+#define GOJSON_WALK_STRUCT(g, ctx, v, path, tab) \
+	gojson_walk_struct(g, ctx, v, path, tab, sizeof(tab) / sizeof((tab)[0]))
+
 /* Typed values as Go decodes them; a wrong type is a 400 "must be ...".
  * struct/pointer: an object or null. string: a string or null (""). bool: a
  * boolean or null (false). []string: an array of strings and nulls ("") or

@@ -539,13 +539,9 @@ static int vo_labels(struct gojson *g, void *ctx, const char *key, json_t *v, co
 static int vo_driverconfig(struct gojson *g, void *ctx, const char *key, json_t *v,
 			   const char *path)
 {
-	int r = gojson_struct(g, v, path);
-
 	(void)ctx;
 	(void)key;
-	if (r || json_is_null(v))
-		return r;
-	return GOJSON_WALK(g, NULL, v, path, driver_fields, false);
+	return GOJSON_WALK_STRUCT(g, NULL, v, path, driver_fields);
 }
 
 static const struct gojson_field volopts_fields[] = {

@@ -72,11 +72,8 @@ static const struct gojson_field endpoint_fields[] = {
 static int endpoint_check(struct gojson *g, json_t *v, bool user_defined, const char *path)
 {
 	struct endpoint_at ep = { user_defined };
-	int r = gojson_struct(g, v, path);
 
-	if (r || json_is_null(v))
-		return r;
-	return GOJSON_WALK(g, &ep, v, path, endpoint_fields, false);
+	return GOJSON_WALK_STRUCT(g, &ep, v, path, endpoint_fields);
 }
 
 static int nc_endpoints(struct gojson *g, void *ctx, const char *key, json_t *v, const char *path)
@@ -136,13 +133,9 @@ static int top_hostconfig(struct gojson *g, void *ctx, const char *key, json_t *
 
 static int top_netcfg(struct gojson *g, void *ctx, const char *key, json_t *v, const char *path)
 {
-	int r = gojson_struct(g, v, path);
-
 	(void)ctx;
 	(void)key;
-	if (r || json_is_null(v))
-		return r;
-	return GOJSON_WALK(g, NULL, v, path, netcfg_fields, false);
+	return GOJSON_WALK_STRUCT(g, NULL, v, path, netcfg_fields);
 }
 
 static const struct gojson_field create_fields[] = {
@@ -278,13 +271,9 @@ static const struct gojson_field configfrom_fields[] = { { "Network", cf_network
  * (daemon/network.go createNetwork, NetworkOptionConfigFrom): a reference. */
 static int n_configfrom(struct gojson *g, void *ctx, const char *key, json_t *v, const char *path)
 {
-	int r = gojson_struct(g, v, path);
-
 	(void)ctx;
 	(void)key;
-	if (r || json_is_null(v))
-		return r;
-	return GOJSON_WALK(g, NULL, v, path, configfrom_fields, false);
+	return GOJSON_WALK_STRUCT(g, NULL, v, path, configfrom_fields);
 }
 
 /* libnetwork's bridge driver reuses an existing interface of the given name

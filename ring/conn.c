@@ -20,6 +20,7 @@
 
 static int conn_pool_take(struct container *ctr);
 static bool conn_pool_put(struct conn *c);
+static void conn_connect(struct conn *c);
 
 struct io_uring_sqe *conn_sqe(struct conn *c, enum ring_op op)
 {
@@ -74,7 +75,6 @@ static bool conn_uid_allowed(const struct container *ctr, uid_t uid)
 
 void conn_start(struct ring *r, struct container *ctr, int cfd)
 {
-	struct io_uring_sqe *sqe;
 	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t len = sizeof(cred);
 	struct conn *c;
@@ -134,10 +134,36 @@ void conn_start(struct ring *r, struct container *ctr, int cfd)
 		conn_fail(c, 502, "dockmux: cannot reach the Docker daemon (no socket)");
 		return;
 	}
-	sqe = conn_sqe(c, OP_CONNECT);
-	io_uring_prep_connect(sqe, c->ufd, (const struct sockaddr *)&r->cfg->upstream,
-			      r->cfg->upstream_len);
+	conn_connect(c);
 	conn_up_next(c);
+}
+
+/* A Unix listener with a full backlog fails a non-blocking connect with
+ * EAGAIN at once (net/unix/af_unix.c waits only for a blocking socket): a
+ * daemon slower to accept than a burst of clients arrive. That is waited
+ * out, CONNECT_RETRY_MS at a time, for up to CONNECT_WAIT_MS, then 503. */
+#define CONNECT_RETRY_MS 10
+#define CONNECT_WAIT_MS 5000
+
+static void conn_connect(struct conn *c)
+{
+	struct io_uring_sqe *sqe = conn_sqe(c, OP_CONNECT);
+
+	io_uring_prep_connect(sqe, c->ufd, (const struct sockaddr *)&c->ring->cfg->upstream,
+			      c->ring->cfg->upstream_len);
+}
+
+static bool conn_connect_later(struct conn *c)
+{
+	static const struct __kernel_timespec delay = { .tv_nsec = CONNECT_RETRY_MS * 1000000L };
+	struct io_uring_sqe *sqe;
+
+	if (c->connect_retries >= CONNECT_WAIT_MS / CONNECT_RETRY_MS)
+		return false;
+	c->connect_retries++;
+	sqe = conn_sqe(c, OP_CONNECT_RETRY);
+	io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&delay, 0, 0);
+	return true;
 }
 
 static void conn_detach(struct conn *c)
@@ -398,8 +424,14 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 	(void)flags;
 	c->inflight--;
 	switch (op) {
+	case OP_CONNECT_RETRY:
+		if (!c->closing)
+			conn_connect(c);
+		return;
 	case OP_CONNECT:
 		if (c->closing)
+			return;
+		if (res == -EAGAIN && conn_connect_later(c))
 			return;
 		if (c->failing) {
 			/* Failed while connecting: requests framed before the
@@ -415,9 +447,12 @@ void conn_complete(struct conn *c, enum ring_op op, int res, unsigned flags)
 		if (res < 0) {
 			ring_log(c->ring, 4, "upstream %s unreachable: %s",
 				 c->ring->cfg->upstream.sun_path, strerror(-res));
-			conn_fail(c, 502, res == -ENOENT || res == -ECONNREFUSED
-					  ? "dockmux: the Docker daemon is not reachable (connection refused)"
-					  : "dockmux: the Docker daemon is not reachable");
+			if (res == -EAGAIN)
+				conn_fail(c, 503, "dockmux: the Docker daemon accepts no more connections (its listen backlog stayed full)");
+			else
+				conn_fail(c, 502, res == -ENOENT || res == -ECONNREFUSED
+						  ? "dockmux: the Docker daemon is not reachable (connection refused)"
+						  : "dockmux: the Docker daemon is not reachable");
 			return;
 		}
 		c->connected = true;

@@ -42,6 +42,7 @@ struct conn {
 	unsigned inflight;            /* SQEs in flight; freed only at 0 */
 	bool closing;
 	bool connected;
+	uint16_t connect_retries;     /* OP_CONNECT_RETRY timers so far (conn.c) */
 	bool hijack_after;            /* the daemon may hijack after the current request */
 	bool up_busy, down_busy;      /* one op chain per direction at a time... */
 	bool down_sin_busy;           /* ...plus a daemon->pipe splice beside down_busy */

@@ -107,6 +107,7 @@ enum ring_op {
 	OP_ACCEPT_CANCEL,    /* ptr: container */
 	OP_ACCEPT_RETRY,     /* timer before re-arming a failed accept */
 	OP_CONNECT,          /* ptr: conn, and the rest too */
+	OP_CONNECT_RETRY,    /* timer: the daemon's listen backlog was full */
 	OP_C_RECV,
 	OP_C_POLLIN,
 	OP_C_SPLICE_IN,      /* client -> up pipe */

@@ -71,8 +71,19 @@ installed dockmux.h "$PREFIX/include/dockmux.h"
 installed libdockmux.pc "$LIBDIR/pkgconfig/libdockmux.pc"
 installed dockmux.8 "$PREFIX/share/man/man8/dockmux.8"
 installed libdockmux.3 "$PREFIX/share/man/man3/libdockmux.3"
-UNIT=$DEST$PREFIX/lib/systemd/system/dockmux.service
-installed dockmux.service "$PREFIX/lib/systemd/system/dockmux.service"
+# The unit's directory, as dist/meson.build chooses it: -Dsystemdunitdir
+# when set; else systemd.pc's systemdsystemunitdir for prefix /usr (bookworm:
+# /lib/systemd/system, where its dh_installsystemd looks); else
+# <prefix>/lib/systemd/system.
+UNITDIR=$(opt systemdunitdir)
+if [ -z "$UNITDIR" ]; then
+	UNITDIR=$PREFIX/lib/systemd/system
+	if [ "$PREFIX" = /usr ] && pkg-config --exists systemd 2>/dev/null; then
+		UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd)
+	fi
+fi
+UNIT=$DEST$UNITDIR/dockmux.service
+installed dockmux.service "$UNITDIR/dockmux.service"
 installed dockmux.conf "$SYSCONFDIR/dockmux/dockmux.conf"
 check "unit runs \$bindir/dockmux serve" grep -qx "ExecStart=$PREFIX/bin/dockmux serve" "$UNIT"
 

@@ -8,11 +8,18 @@
 # clang and libclang-rt-14-dev (libFuzzer's runtime) are for tests/fuzz/run.sh;
 # groff-base and mandoc (man page lint) and systemd (systemd-analyze verify) for
 # tests/dist_check.sh; prometheus for its promtool (tests/cmd_metrics_promtool.sh);
-# cargo and rustc (1.63) for bindings/rust/run-tests.sh; procps for the ps that
-# dockerd runs for `docker top` and the unit's /bin/kill (not in a minimal install).
+# cargo and rustc (1.63) and Debian's tokio, async-trait and futures crates
+# (the binding's tests build offline against /usr/share/cargo/registry) for
+# bindings/rust/run-tests.sh; procps for the ps that
+# dockerd runs for `docker top` and the unit's /bin/kill (not in a minimal install);
+# dpkg-dev, debhelper, lintian, fakeroot, build-essential and git (the clone it
+# builds from) for tests/deb_check.sh; podman (4.3, with runc from docker.io)
+# for tests/e2e/podman.sh.
 DMX_APT_PACKAGES="meson ninja-build pkg-config gcc liburing-dev libxxhash-dev libmimalloc-dev
 libcriterion-dev libjansson-dev docker.io containerd busybox-static curl python3 valgrind clang libclang-rt-14-dev
-groff-base mandoc systemd prometheus cargo rustc procps"
+groff-base mandoc systemd prometheus cargo rustc procps
+dpkg-dev debhelper lintian fakeroot build-essential git
+librust-tokio-dev librust-async-trait-dev librust-futures-dev podman"
 
 # The docker CLI the demo and the end-to-end tests drive: Debian's (docker.io,
 # which dmx_need_packages installs), so that every machine runs the same CLI

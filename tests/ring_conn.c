@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "dockmux.h"
@@ -1193,4 +1195,73 @@ Test(ring_conn, allowed_chunked_trailer_is_forwarded)
 	cr_assert_str_eq(q.trailers, "X-Checksum: abc\r\n");
 	upstream_request_deinit(&q);
 	client_close(&c);
+}
+
+/* ---- a daemon slower to accept than its clients arrive ----
+ * A Unix listener whose backlog is full makes a non-blocking connect fail
+ * with EAGAIN (net/unix/af_unix.c: no waiting for a nonblocking socket). A
+ * busy dockerd behind a burst of docker CLI calls is that case: dockmux must
+ * wait for room, not answer 502. */
+
+struct slow_daemon {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int lfd;
+	long delay_ms;
+	int answered;
+	pthread_t thread;
+};
+
+/* Accept nothing for delay_ms, then answer each connection's request once. */
+static void *slow_daemon_run(void *arg)
+{
+	struct slow_daemon *d = arg;
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";
+
+	sleep_ms(d->delay_ms);
+	for (;;) {
+		char buf[4096];
+		int fd = accept(d->lfd, NULL, NULL);
+		ssize_t n;
+
+		if (fd < 0)
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n > 0 && send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(ok) - 1)
+			__atomic_add_fetch(&d->answered, 1, __ATOMIC_SEQ_CST);
+		close(fd);
+	}
+	return NULL;
+}
+
+Test(ring_conn, daemon_with_a_full_backlog_is_waited_for_not_answered_502)
+{
+	enum { CLIENTS = 8 };
+	struct slow_daemon d = { .delay_ms = 400 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct client c[CLIENTS];
+	struct dmx_config cfg;
+	char path[DMX_PATH_MAX];
+
+	snprintf(d.path, sizeof(d.path), "%s/slow.sock", fx.dir);
+	memcpy(sa.sun_path, d.path, sizeof(d.path));
+	d.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(d.lfd, 0);
+	cr_assert_eq(bind(d.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(d.lfd, 0), 0);   /* room for one connection: the rest wait */
+	cr_assert_eq(pthread_create(&d.thread, NULL, slow_daemon_run, &d), 0);
+	fx_config(&cfg);
+	cfg.upstream = d.path;
+	open_one(&cfg, path);
+	for (int i = 0; i < CLIENTS; i++) {
+		client_connect(&c[i], path);
+		cr_assert_eq(client_sends(&c[i], "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"), 0);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		expect_ok(&c[i], "OK");
+		client_close(&c[i]);
+	}
+	cr_assert_eq(__atomic_load_n(&d.answered, __ATOMIC_SEQ_CST), CLIENTS);
+	shutdown(d.lfd, SHUT_RDWR);
+	pthread_join(d.thread, NULL);
+	close(d.lfd);
 }

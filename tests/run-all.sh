@@ -8,10 +8,14 @@
 #   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream;
 #      tests/cmd_lifecycle.sh: state file, restart, takeover, SIGTERM, SIGHUP;
 #      tests/cmd_metrics_promtool.sh: /metrics output through promtool;
-#      tests/dist_check.sh: meson install layout, systemd unit, man pages
+#      tests/dist_check.sh: meson install layout, systemd unit, man pages;
+#      tests/deb_check.sh: the Debian packages built, linted, installed, used,
+#      purged
 #   5. a private containerd + dockerd (tests/e2e/dockerd.sh), then
 #      tests/e2e/docker_cli.sh: the real docker CLI through dockmux sockets;
-#      then demo/run.sh, README's other command, as a user runs it
+#      then tests/e2e/podman_cli.sh, the same CLI through dockmux to a private
+#      podman API service (tests/e2e/podman.sh); then demo/run.sh, README's
+#      other command, as a user runs it
 #   6. the Criterion tests again, built with ASan + UBSan in $ASAN_BUILD_DIR
 #      (default build-asan/)
 #   7. tests/fuzz/run.sh: every libFuzzer target for $FUZZ_SECONDS (default 60)
@@ -38,6 +42,7 @@ TOTAL_PASS=0
 TOTAL_FAIL=0
 SUMMARY=()
 DOCKERD_STARTED=
+PODMAN_DIR=
 T0=$(date +%s)
 
 heading() { printf '\n######## %s\n' "$*"; }
@@ -80,6 +85,7 @@ stop_dockerd() {
 }
 cleanup() {
 	[ -n "$DOCKERD_STARTED" ] && stop_dockerd
+	[ -n "$PODMAN_DIR" ] && DMX_PODMAN_DIR=$PODMAN_DIR bash tests/e2e/podman.sh purge
 	rm -rf "$LOGS"
 }
 trap cleanup EXIT
@@ -239,6 +245,12 @@ if [ -n "$BUILT" ]; then
 		"${DOCKMUX_BIN%/cmd/dockmux}/tests/metrics_sample"
 	heading "dist: tests/dist_check.sh (install layout, unit, man pages)"
 	run_tap_suite dist 300 bash tests/dist_check.sh "$BUILD_DIR"
+	heading "deb: tests/deb_check.sh (Debian packages: build, lintian, install, purge)"
+	if [ "$(id -u)" = 0 ]; then
+		run_tap_suite deb 900 bash tests/deb_check.sh
+	else
+		could_not_run deb "it installs and purges packages: it needs root"
+	fi
 	heading "lifecycle: tests/cmd_lifecycle.sh"
 	run_tap_suite lifecycle 300 bash tests/cmd_lifecycle.sh "$DOCKMUX_BIN" \
 		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream"
@@ -248,17 +260,27 @@ else
 	could_not_run lifecycle "no build"
 	could_not_run promtool "no build"
 	could_not_run dist "no build"
+	could_not_run deb "no build"
 fi
 
 # ---------------------------------------------------------------- 5. end to end
+# may_run_daemon_suite SUITE: 0 when SUITE, which starts a private daemon,
+# is to run; else it is tallied (skipped on purpose, or could not run).
+may_run_daemon_suite() {
+	if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
+		skipped "$1" DMX_SKIP_E2E
+	elif [ -z "$BUILT" ]; then
+		could_not_run "$1" "no build"
+	elif [ "$(id -u)" != 0 ]; then
+		could_not_run "$1" "it starts a private daemon: it needs root (or set DMX_SKIP_E2E=1)"
+	else
+		return 0
+	fi
+	return 1
+}
+
 heading "e2e: the docker CLI through dockmux to a private dockerd"
-if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
-	skipped e2e DMX_SKIP_E2E
-elif [ -z "$BUILT" ]; then
-	could_not_run e2e "no build"
-elif [ "$(id -u)" != 0 ]; then
-	could_not_run e2e "a private dockerd needs root (or set DMX_SKIP_E2E=1)"
-else
+if may_run_daemon_suite e2e; then
 	DOCKERD_STARTED=1
 	if bash tests/e2e/dockerd.sh start >/dev/null; then
 		DOCKMUX=$DOCKMUX_BIN run_tap_suite e2e 1800 bash tests/e2e/docker_cli.sh dockmux
@@ -268,17 +290,28 @@ else
 	stop_dockerd
 fi
 
+# ---------------------------------------------------------------- 5a. podman
+# The same docker CLI through dockmux to a second real upstream: a private
+# podman 4.3 API service (tests/e2e/podman.sh: its own state dir, network and
+# mount namespaces), created and purged here.
+heading "podman: the docker CLI through dockmux to a private podman service"
+if may_run_daemon_suite podman; then
+	PODMAN_DIR=$(mktemp -d /tmp/dmx-podman-run.XXXXXX)
+	if DMX_PODMAN_DIR=$PODMAN_DIR bash tests/e2e/podman.sh start >/dev/null; then
+		DMX_PODMAN_DIR=$PODMAN_DIR DOCKMUX=$DOCKMUX_BIN run_tap_suite podman 900 \
+			bash tests/e2e/podman_cli.sh dockmux
+	else
+		could_not_run podman "the private podman service did not start"
+	fi
+	DMX_PODMAN_DIR=$PODMAN_DIR bash tests/e2e/podman.sh purge
+	PODMAN_DIR=
+fi
+
 # ---------------------------------------------------------------- 5b. the demo
 # README's first command, exactly as a user runs it (its own dockerd state dir,
 # created and purged by the demo): one check, its exit status.
 heading "demo: bash demo/run.sh (README's main job)"
-if [ -n "${DMX_SKIP_E2E:-}" ] && [ "$DMX_SKIP_E2E" != 0 ]; then
-	skipped demo DMX_SKIP_E2E
-elif [ -z "$BUILT" ]; then
-	could_not_run demo "no build"
-elif [ "$(id -u)" != 0 ]; then
-	could_not_run demo "the demo starts a private dockerd: it needs root"
-else
+if may_run_daemon_suite demo; then
 	timeout -k 10 900 env -u DMX_E2E_DIR BUILD_DIR="$BUILD_DIR" bash demo/run.sh \
 		>"$LOGS/demo.log" 2>&1
 	rc=$?

@@ -50,6 +50,20 @@ export RUSTC
 [ -n "$RUSTDOC" ] && export RUSTDOC
 echo "toolchain: $cargo ($("$cargo" --version 2>&1)), $RUSTC ($("$RUSTC" --version 2>&1))," \
 	"${RUSTDOC:-no rustdoc}${RUSTDOC:+ ($("$RUSTDOC" --version 2>&1))}"
+# The dev-dependencies (tokio, async-trait, futures: the tests and examples
+# only) are Debian's packaged crates: .cargo/config.toml replaces crates.io
+# with the directory /usr/share/cargo/registry, whatever the toolchain.
+registry=/usr/share/cargo/registry
+missing=
+for crate in tokio async-trait futures; do
+	compgen -G "$registry/$crate-[0-9]*" >/dev/null || missing="$missing $crate"
+done
+if [ -n "$missing" ]; then
+	echo "crates missing in $registry:$missing" \
+		"(apt-get install librust-tokio-dev librust-async-trait-dev librust-futures-dev)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 if [ ! -e "$builddir/api/libdockmux.so" ]; then
 	echo "warning: $builddir/api/libdockmux.so missing: build it first (ninja -C $builddir)" >&2
 fi

@@ -1,21 +1,27 @@
-// The agent's DockerSocketSpawner trait driven through a trait object and a
+// The crate's DockerSocketSpawner trait driven through a trait object and a
 // tiny std-only executor, against a real libdockmux and a stub upstream on a
-// Unix socket that records the headers it receives.
+// Unix socket that records the headers it receives (tests/common). The same
+// trait declared with #[async_trait] on tokio: tests/tokio.rs.
+
+mod common;
 
 use std::fmt::Debug;
 use std::fs;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use common::{content_length, is_socket, Fixture, PING_WITH_EVIL_AUTH};
 use dockmux::{Config, DockerSocketSpawner, Dockmux};
+
+fn spawner(fx: &Fixture) -> Arc<dyn DockerSocketSpawner> {
+    fx.dmx.clone()
+}
 
 // ---- a std-only executor: poll, park until woken ----
 
@@ -40,79 +46,7 @@ fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
-// ---- the stub upstream ----
-
-/// One request as the upstream received it.
-#[derive(Debug, Clone)]
-struct Seen {
-    line: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-type SeenLog = Arc<Mutex<Vec<Seen>>>;
-
-/// Accepts forever on `path`; answers every request head with 200 "OK".
-fn start_upstream(path: &Path) -> SeenLog {
-    let listener = UnixListener::bind(path).expect("bind upstream");
-    let seen = SeenLog::default();
-    let log = seen.clone();
-    thread::spawn(move || {
-        for conn in listener.incoming() {
-            let conn = match conn {
-                Ok(conn) => conn,
-                Err(_) => return,
-            };
-            let log = log.clone();
-            thread::spawn(move || serve_upstream_conn(conn, log));
-        }
-    });
-    seen
-}
-
-fn serve_upstream_conn(conn: UnixStream, log: SeenLog) {
-    let mut out = conn.try_clone().expect("clone upstream conn");
-    let mut reader = BufReader::new(conn);
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end_matches(['\r', '\n']);
-            if h.is_empty() {
-                break;
-            }
-            let (name, value) = h.split_once(':').unwrap_or((h, ""));
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-        log.lock().unwrap().push(Seen {
-            line: line.trim_end().to_string(),
-            headers,
-        });
-        if out
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-            .is_err()
-        {
-            return;
-        }
-    }
-}
+// ---- a std client ----
 
 /// Send one request on a fresh connection; return (status line, body).
 fn request(sock: &Path, req: &str) -> (String, String) {
@@ -134,14 +68,7 @@ fn request(sock: &Path, req: &str) -> (String, String) {
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().unwrap())
-        })
-        .unwrap_or(0);
+    let len = content_length(&head);
     while buf.len() < head_end + len {
         let n = s.read(&mut chunk).expect("read body");
         assert!(n > 0, "connection closed inside the body");
@@ -154,85 +81,12 @@ fn request(sock: &Path, req: &str) -> (String, String) {
     )
 }
 
-// ---- per-test fixture ----
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "dockmux-rs-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Fixture {
-    // Fields drop in order: the handle (unlinking its sockets) before the dir.
-    dmx: Arc<Dockmux>,
-    seen: SeenLog,
-    sockets: PathBuf,
-    _dir: TempDir,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        Fixture::with(|c| c)
-    }
-
-    fn with(f: impl FnOnce(Config) -> Config) -> Fixture {
-        let dir = TempDir::new();
-        let upstream = dir.0.join("upstream.sock");
-        let seen = start_upstream(&upstream);
-        let sockets = dir.0.join("sockets");
-        let config = f(Config::new()
-            .upstream(&upstream)
-            .socket_dir(&sockets)
-            .rings(2));
-        let dmx = Arc::new(Dockmux::open(&config).expect("dmx_open"));
-        Fixture {
-            dmx,
-            seen,
-            sockets,
-            _dir: dir,
-        }
-    }
-
-    fn spawner(&self) -> Arc<dyn DockerSocketSpawner> {
-        self.dmx.clone()
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-const PING_WITH_EVIL_AUTH: &str =
-    "GET /_ping HTTP/1.1\r\nHost: docker\r\nAuthorization: Bearer evil\r\n\r\n";
-
-fn is_socket(path: &Path) -> bool {
-    fs::symlink_metadata(path)
-        .map(|m| m.file_type().is_socket())
-        .unwrap_or(false)
-}
-
 // ---- tests ----
 
 #[test]
 fn spawn_injects_token_replacing_client_copy_and_teardown_removes_socket() {
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
 
     let path = block_on(sp.spawn("ci-42", "tok-123".to_string())).expect("spawn");
     let path = PathBuf::from(path);
@@ -261,7 +115,7 @@ fn spawn_injects_token_replacing_client_copy_and_teardown_removes_socket() {
 #[test]
 fn spawn_is_idempotent_and_rotates_the_token() {
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
 
     let first = block_on(sp.spawn("ci-7", "tok-a".to_string())).expect("spawn");
     let again = block_on(sp.spawn("ci-7", "tok-a".to_string())).expect("spawn again");
@@ -279,7 +133,7 @@ fn spawn_is_idempotent_and_rotates_the_token() {
 #[test]
 fn teardown_of_unknown_key_is_a_no_op() {
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
     block_on(sp.teardown("never-spawned"));
     block_on(sp.teardown("")); // invalid keys too
     assert!(fx.dmx.teardown("never-spawned").is_ok());
@@ -288,7 +142,7 @@ fn teardown_of_unknown_key_is_a_no_op() {
 #[test]
 fn spawn_with_invalid_key_or_token_returns_none() {
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
     let long_key = "k".repeat(dockmux::ffi::DMX_KEY_MAX + 1);
     for (key, token) in [
         ("", "tok"),
@@ -320,7 +174,7 @@ fn trait_object_is_send_sync_debug() {
     assert_send_sync_debug::<Arc<dyn DockerSocketSpawner>>();
 
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
     let fut = sp.spawn("dbg", "tok-secret".to_string());
     assert_send(&fut);
     assert!(block_on(fut).is_some());
@@ -332,7 +186,7 @@ fn trait_object_is_send_sync_debug() {
 #[test]
 fn spawn_future_does_nothing_until_polled() {
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
     drop(sp.spawn("lazy", "tok".to_string()));
     assert!(!fx.dmx.path("lazy").unwrap().exists());
 }
@@ -340,7 +194,7 @@ fn spawn_future_does_nothing_until_polled() {
 #[test]
 fn spawns_from_many_threads_through_one_trait_object() {
     let fx = Fixture::new();
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
     let threads: Vec<_> = (0..8)
         .map(|i| {
             let sp = sp.clone();
@@ -371,7 +225,7 @@ fn spawns_from_many_threads_through_one_trait_object() {
 #[test]
 fn custom_token_header_carries_the_raw_token() {
     let fx = Fixture::with(|c| c.token_header("X-Container-Token"));
-    let sp = fx.spawner();
+    let sp = spawner(&fx);
     let path = block_on(sp.spawn("raw", "tok-raw".to_string())).expect("spawn");
     let (status, _) = request(
         Path::new(&path),
