@@ -403,6 +403,47 @@ left: $left"
 		nok "spawn --read-only" "$RO $(cat "$W/spawn.err")"
 	fi
 
+	# ------------------------------------------------------------ tenant isolation
+	# The subset of tests/e2e/docker_cli.sh's isolation block that this
+	# slice of issue 11 enforces, against podman's compat API: refused create
+	# fields answered by dockmux (nothing created), the owner label stamped
+	# (a client's own value replaced) and lists limited to the tenant's.
+	ISO=$(printf '%s' "$TOKEN1-iso" | timeout 10 "$DOCKMUX" spawn --control "$CTL" --isolate \
+		"$RUN-iso" 2>"$W/spawn.err")
+	if [ -S "$ISO" ]; then
+		OWNER=$(basename "$ISO" .sock)
+		SOCK=$ISO T=30 dk run --rm --privileged --name "$RUN-iso-priv" $C "$IMAGE" true \
+			>"$W/iso.out" 2>"$W/iso.err"
+		rc=$?
+		left=$(up ps -aq --filter "name=$RUN-iso-priv" 2>"$W/stderr") || left="(podman did not answer)"
+		[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'Privileged' "$W/iso.err" &&
+			[ ! -s "$W/iso.out" ] && [ -z "$left" ] &&
+			ok "isolated socket: run --privileged is refused naming Privileged, nothing created" ||
+			nok "isolated socket: run --privileged is refused naming Privileged, nothing created" \
+				"exit $rc: $(cat "$W/iso.err") left: $left"
+		SOCK=$ISO T=30 dk run --rm -v /:/host --name "$RUN-iso-bind" $C "$IMAGE" true \
+			>"$W/iso.out" 2>"$W/iso.err"
+		rc=$?
+		left=$(up ps -aq --filter "name=$RUN-iso-bind" 2>"$W/stderr") || left="(podman did not answer)"
+		[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'bind allowlist' "$W/iso.err" &&
+			[ -z "$left" ] && ok "isolated socket: run -v /:/host is refused, nothing created" ||
+			nok "isolated socket: run -v /:/host is refused, nothing created" \
+				"exit $rc: $(cat "$W/iso.err") left: $left"
+		SOCK=$ISO dk run -d --name "$RUN-iso-c" $C --label org.dockmux.owner=0000000000000000 \
+			"$IMAGE" sleep 600 >/dev/null 2>"$W/iso.err"
+		expect "isolated socket: its container carries the owner label (on podman itself)" \
+			"$OWNER" 'up inspect --format "{{index .Config.Labels \"org.dockmux.owner\"}}" "$RUN-iso-c"'
+		expect "isolated socket: docker ps -a lists only its own containers" "$RUN-iso-c" \
+			'SOCK=$ISO dk ps -a --format "{{.Names}}"'
+		all=$(up ps -a --format '{{.Names}}' 2>"$W/stderr")
+		[ "$(wc -l <<<"$all")" -gt 1 ] && grep -qx "$RUN-iso-c" <<<"$all" &&
+			ok "isolated socket: podman itself has others besides" ||
+			nok "isolated socket: podman itself has others besides" "$all"
+		up rm -f "$RUN-iso-c" >/dev/null 2>&1
+	else
+		nok "spawn --isolate" "$ISO $(cat "$W/spawn.err")"
+	fi
+
 	# SIGTERM: dockmux exits 0 and removes its sockets.
 	kill -TERM "$SERVE_PID"
 	rc=124
