@@ -1,7 +1,8 @@
 /* bench/report.c: dockmux-bench-report RAW.jsonl OUTDIR. Turns the raw records
  * that bench/run.sh collected (one flat JSON object per line, written by our
  * own tools) into OUTDIR/results.json, OUTDIR/results.md (absolute figures,
- * ratios to direct, PASS/FAIL against the issue's goals) and the data files
+ * ratios to direct and to the relay, PASS/FAIL against the issues' goals) and
+ * the data files
  * for bench/throughput.gp. It only reads what was measured: a missing figure
  * is reported as missing, never filled in.
  */
@@ -13,7 +14,7 @@
 #include <string.h>
 
 #define REP_MAX_FIELDS 96
-#define REP_MAX_RECORDS 256
+#define REP_MAX_RECORDS 320
 
 struct rep_field {
 	char *key;
@@ -30,10 +31,13 @@ struct rep_record {
 static struct rep_record rep_recs[REP_MAX_RECORDS];
 static unsigned rep_nrecs;
 
+/* In this order everywhere: the two references (direct: no proxy; relay:
+ * bench/relay.c, the cheapest proxy), dockmux, then the peers. */
 static const char *const rep_targets[] = {
-	"direct", "dockmux", "haproxy-tcp", "haproxy-http", "nginx-stream", "nginx-http", "socat",
+	"direct", "relay", "dockmux", "haproxy-tcp", "haproxy-http", "nginx-stream", "nginx-http", "socat",
 };
 #define REP_NTARGETS (sizeof(rep_targets) / sizeof(rep_targets[0]))
+enum { REP_DIRECT, REP_RELAY, REP_DOCKMUX, REP_FIRST_PEER };
 
 struct rep_scenario {
 	const char *name;
@@ -318,7 +322,7 @@ struct rep_goal {
 	char note[200];
 };
 
-static struct rep_goal rep_goals[32];
+static struct rep_goal rep_goals[48];
 static unsigned rep_ngoals;
 
 static struct rep_goal *rep_goal_add(const char *name, const char *op, double threshold)
@@ -406,6 +410,70 @@ static void rep_goal_best_proxy(const char *scenario, const char *label, double 
 	rep_goal_judge(g, dv / best, rep_clean(d));
 }
 
+/* A figure of one record for the goals against the relay. */
+enum rep_figure { REP_THROUGHPUT, REP_CPU_PER, REP_P99 };
+
+static bool rep_figure_of(const struct rep_record *r, const char *scenario, enum rep_figure w,
+			  double *out)
+{
+	const char *metric = rep_metric_of(scenario);
+	bool bulk = !strcmp(metric, "mib_per_s");
+	double cpu, n;
+
+	switch (w) {
+	case REP_THROUGHPUT:
+		return rep_num(r, metric, out);
+	case REP_P99:
+		return rep_num(r, "lat_p99_us", out);
+	case REP_CPU_PER:
+		/* Per request, or per GiB moved in the bulk scenarios. */
+		if (!rep_num(r, "proxy_cpu_s", &cpu) || !rep_num(r, bulk ? "bytes" : "requests", &n) ||
+		    n <= 0)
+			return false;
+		*out = bulk ? cpu / (n / 1073741824.0) : cpu * 1e6 / n;
+		return true;
+	}
+	return false;
+}
+
+/* dockmux's figure over the relay's (bench/relay.c: the cheapest proxy, the
+ * bound for any proxy on this machine), as a goal: the issues' targets are
+ * these ratios. A relay run with errors is no reference: not judged. */
+static void rep_goal_relay(const char *scenario, const char *label, enum rep_figure w,
+			   const char *op, double threshold)
+{
+	static const char *const what[] = { "throughput", "proxy CPU per request", "p99 latency" };
+	bool bulk = !strcmp(rep_metric_of(scenario), "mib_per_s");
+	struct rep_record *d = rep_measured(scenario, "dockmux");
+	struct rep_record *rl = rep_measured(scenario, "relay");
+	char name[160];
+	struct rep_goal *g;
+	double dv, rv;
+
+	snprintf(name, sizeof(name), "%s: dockmux / relay, %s", label,
+		 w == REP_CPU_PER && bulk ? "proxy CPU per GiB" : what[w]);
+	g = rep_goal_add(name, op, threshold);
+	if (!d || !rl || !rep_figure_of(d, scenario, w, &dv) || !rep_figure_of(rl, scenario, w, &rv) ||
+	    rv <= 0) {
+		struct rep_record *s = rep_find(scenario, d ? "relay" : "dockmux");
+
+		if (s && rep_str(s, "skipped"))
+			snprintf(g->note, sizeof(g->note), "%s: %.150s", d ? "relay" : "dockmux",
+				 rep_str(s, "skipped"));
+		else
+			snprintf(g->note, sizeof(g->note), "not run");
+		return;
+	}
+	if (!rep_clean(rl)) {
+		snprintf(g->note, sizeof(g->note), "the relay had errors: no reference");
+		return;
+	}
+	snprintf(g->note, sizeof(g->note), "dockmux %s, relay %s%s", FMT(dv), FMT(rv),
+		 w == REP_THROUGHPUT ? (bulk ? " MiB/s" : " req/s") :
+		 w == REP_P99 ? " us" : bulk ? " CPU s/GiB" : " CPU us/req");
+	rep_goal_judge(g, dv / rv, rep_clean(d));
+}
+
 static void rep_goals_build(void)
 {
 	struct rep_record *d, *x, *den;
@@ -484,6 +552,21 @@ static void rep_goals_build(void)
 	} else {
 		snprintf(g->note, sizeof(g->note), "not run");
 	}
+
+	/* The issues' targets against the relay. Bulk: no p99 goal, with four
+	 * transfers it is the slowest transfer's time, the throughput again. */
+	for (unsigned s = 0; s < REP_NTRAFFIC; s++) {
+		const char *sc = rep_traffic[s].name;
+		const char *label = !strcmp(sc, "ka32") ? "keep-alive 32 conns" :
+				    !strcmp(sc, "ka256") ? "keep-alive 256 conns" :
+				    !strcmp(sc, "churn") ? "churn" :
+				    !strcmp(sc, "bulk-get") ? "bulk download" : "bulk upload";
+
+		rep_goal_relay(sc, label, REP_THROUGHPUT, ">=", 1.0);
+		rep_goal_relay(sc, label, REP_CPU_PER, "<=", 0.9);
+		if (strcmp(rep_traffic[s].metric, "mib_per_s"))
+			rep_goal_relay(sc, label, REP_P99, "<=", 1.0);
+	}
 }
 
 /* ---- Markdown ---- */
@@ -538,7 +621,7 @@ static double rep_best_peer(const struct rep_scenario *s, const char **name)
 	double best = 0;
 
 	*name = NULL;
-	for (unsigned t = 2; t < REP_NTARGETS; t++) {
+	for (unsigned t = REP_FIRST_PEER; t < REP_NTARGETS; t++) {
 		struct rep_record *r = rep_measured(s->name, rep_targets[t]);
 		double v;
 
@@ -552,13 +635,16 @@ static double rep_best_peer(const struct rep_scenario *s, const char **name)
 
 static const char *rep_version(const struct rep_record *m, unsigned t, char *buf, size_t cap)
 {
-	const char *key = t == 1 ? "dockmux" : t >= 2 && t <= 3 ? "haproxy" :
-			  t >= 4 && t <= 5 ? "nginx" : t == 6 ? "socat" : NULL;
+	const char *name = rep_targets[t];
+	/* The relay is built from the same tree as dockmux. */
+	const char *key = t == REP_RELAY || t == REP_DOCKMUX ? "dockmux" :
+			  !strncmp(name, "haproxy", 7) ? "haproxy" :
+			  !strncmp(name, "nginx", 5) ? "nginx" : !strcmp(name, "socat") ? "socat" : NULL;
 	const char *v = key ? rep_str(m, key) : NULL;
 
-	if (t == 0)
+	if (t == REP_DIRECT)
 		snprintf(buf, cap, "-");
-	else if (t == 1)
+	else if (t == REP_RELAY || t == REP_DOCKMUX)
 		snprintf(buf, cap, "%s%s", v && *v ? "git " : "", v && *v ? v : "this build");
 	else
 		snprintf(buf, cap, "%s", v && *v ? v : "-");
@@ -651,23 +737,26 @@ static void rep_md_side_by_side(FILE *f)
 	if (!any)
 		return;
 	fprintf(f, "## Side by side\n\nThroughput of each target and, in brackets, its ratio to direct "
-		"measured in the same run; \"dockmux / best peer\" is dockmux over the fastest of "
-		"HAProxy, nginx and socat in that scenario. Median round; details per scenario below.\n\n");
+		"measured in the same run; \"dockmux / relay\" is dockmux over the relay (a proxy that "
+		"parses nothing: the bound for any proxy here), \"dockmux / best peer\" dockmux over "
+		"the fastest of HAProxy, nginx and socat in that scenario. Median round; details per "
+		"scenario below.\n\n");
 	fprintf(f, "| Scenario | unit");
 	for (unsigned t = 0; t < REP_NTARGETS; t++)
 		if (col[t])
 			fprintf(f, " | %s", rep_targets[t]);
-	fprintf(f, " | dockmux / best peer |\n|---|---");
+	fprintf(f, " | dockmux / relay | dockmux / best peer |\n|---|---");
 	for (unsigned t = 0; t < REP_NTARGETS; t++)
 		if (col[t])
 			fprintf(f, "|---:");
-	fprintf(f, "|---|\n");
+	fprintf(f, "|---:|---|\n");
 	for (unsigned s = 0; s < REP_NTRAFFIC; s++) {
 		const struct rep_scenario *sc = &rep_traffic[s];
 		struct rep_record *d = rep_measured(sc->name, "direct");
 		struct rep_record *x = rep_measured(sc->name, "dockmux");
+		struct rep_record *rl = rep_measured(sc->name, "relay");
 		const char *best_name;
-		double dv = 0, xv, best;
+		double dv = 0, xv, rv, best;
 
 		if (!row[s])
 			continue;
@@ -695,6 +784,10 @@ static void rep_md_side_by_side(FILE *f)
 				fprintf(f, " | -");
 			}
 		}
+		if (x && rep_num(x, sc->metric, &xv) && rl && rep_num(rl, sc->metric, &rv) && rv > 0)
+			fprintf(f, " | %.2fx", xv / rv);
+		else
+			fprintf(f, " | -");
 		best = rep_best_peer(sc, &best_name);
 		if (x && rep_num(x, sc->metric, &xv) && best_name)
 			fprintf(f, " | %.2fx (%s) |\n", xv / best, best_name);
@@ -714,8 +807,8 @@ static void rep_md_chart(FILE *f, const char *no_chart)
 	}
 	fprintf(f, "![throughput](throughput.svg)\n\n"
 		"[throughput.svg](throughput.svg): one panel per scenario, one bar per target, each "
-		"labelled with its figure and its ratio to direct; dockmux's bar also with its ratio "
-		"to the best peer. A skipped peer is a labelled row without a bar.\n\n");
+		"labelled with its figure and its ratio to direct; dockmux's bar also with its ratios "
+		"to the relay and to the best peer. A skipped peer is a labelled row without a bar.\n\n");
 }
 
 static void rep_md_meta(FILE *f, const struct rep_record *m)
@@ -760,6 +853,12 @@ static void rep_md_goals(FILE *f)
 		na += g->pass == -1;
 	}
 	fprintf(f, "\n%u passed, %u failed, %u not measured.\n\n", pass, fail, na);
+	fprintf(f, "The \"dockmux / relay\" rows are the issues' targets against the relay "
+		"(dockmux-relay, bench/relay.c: accept, connect, recv/send both ways on io_uring, "
+		"parsing nothing), the cheapest proxy there is and so the bound for any proxy on "
+		"this machine: throughput at least the relay's, proxy CPU per request (per GiB in "
+		"bulk) at most 0.9 of the relay's, p99 latency at most the relay's. Measured is "
+		"dockmux's figure over the relay's in the same run.\n\n");
 }
 
 static void rep_md_traffic(FILE *f, const struct rep_scenario *s)
@@ -923,6 +1022,10 @@ static void rep_md_notes(FILE *f)
 	fprintf(f, "## How to read this\n\n"
 		"- x direct: the target's throughput over a direct connection to the upstream stub "
 		"in the same run (the physical limit of this machine with this client and stub).\n"
+		"- relay: dockmux-relay (bench/relay.c), a proxy that parses nothing: accept, connect "
+		"upstream, recv/send both ways on io_uring, as many threads as the other proxies. "
+		"What it costs is what any proxy must cost for the two extra socket hops; what a "
+		"proxy costs above it is its own logic.\n"
 		"- proxy CPU s: user + system CPU of the proxy's whole process tree over the measured "
 		"window (10 ms resolution). RSS: peak resident set sampled during the window, summed "
 		"over the tree (shared pages counted once per process); PSS: proportional set size "
@@ -965,6 +1068,11 @@ static void rep_json(FILE *f)
 
 		if (!d || !rep_num(d, rep_traffic[s].metric, &dv) || dv <= 0)
 			continue;
+		struct rep_record *rl = rep_measured(rep_traffic[s].name, "relay");
+		double rv = 0;
+
+		if (rl)
+			rep_num(rl, rep_traffic[s].metric, &rv);
 		for (unsigned t = 1; t < REP_NTARGETS; t++) {
 			struct rep_record *r = rep_measured(rep_traffic[s].name, rep_targets[t]);
 			double v, p99d, p99;
@@ -977,6 +1085,8 @@ static void rep_json(FILE *f)
 				rep_traffic[s].metric, v, dv, v / dv);
 			if (rep_num(r, "lat_p99_us", &p99) && rep_num(d, "lat_p99_us", &p99d) && p99d > 0)
 				fprintf(f, ", \"p99_ratio\": %.4f", p99 / p99d);
+			if (rv > 0 && t != REP_RELAY)
+				fprintf(f, ", \"relay\": %.1f, \"relay_ratio\": %.4f", rv, v / rv);
 			fprintf(f, "}");
 			first = false;
 		}
@@ -1034,7 +1144,7 @@ static int rep_chart_data(const char *dir)
 	fprintf(f, "# dockmux-bench-report: data of bench/throughput.gp. One block per scenario\n"
 		"# (titles in throughput-panels.dat), one row per target: row, target, value\n"
 		"# (0: none), ratio to direct (-: none), kind (0 direct, 1 dockmux, 2 peer,\n"
-		"# 3 skipped or failed), label.\n");
+		"# 3 skipped or failed, 4 relay), label.\n");
 	{
 		const struct rep_record *m = rep_find("meta", "all");
 		const char *date = rep_str(m, "date");
@@ -1050,8 +1160,9 @@ static int rep_chart_data(const char *dir)
 	for (unsigned s = 0; s < REP_NTRAFFIC; s++) {
 		const struct rep_scenario *sc = &rep_traffic[s];
 		struct rep_record *d = rep_measured(sc->name, "direct");
+		struct rep_record *rl = rep_measured(sc->name, "relay");
 		const char *best_name;
-		double dv = 0, best = rep_best_peer(sc, &best_name);
+		double dv = 0, rv = 0, best = rep_best_peer(sc, &best_name);
 		bool bulk = !strcmp(sc->metric, "mib_per_s");
 		unsigned row = 0;
 
@@ -1061,6 +1172,8 @@ static int rep_chart_data(const char *dir)
 			continue;
 		if (d)
 			rep_num(d, sc->metric, &dv);
+		if (rl)
+			rep_num(rl, sc->metric, &rv);
 		fprintf(f, "%s# %s\n", block ? "\n\n" : "", sc->name);
 		fprintf(p, "%u|%s|%s|%s\n", block, sc->name, sc->unit, sc->short_title);
 		row = 0;
@@ -1069,21 +1182,34 @@ static int rep_chart_data(const char *dir)
 			struct rep_record *a = rep_any(sc->name, rep_targets[t]);
 			char label[256], ratio[32] = "-";
 			double v;
-			int kind = t == 0 ? 0 : t == 1 ? 1 : 2;
+			int kind = t == REP_DIRECT ? 0 : t == REP_DOCKMUX ? 1 : t == REP_RELAY ? 4 : 2;
 
 			if (!a)
 				continue;
 			if (r && rep_num(r, sc->metric, &v)) {
 				int n = snprintf(label, sizeof(label), "%s", bulk ? FMT(v) : FMTI(v));
 
-				if (dv > 0) {
+				if (dv > 0)
 					snprintf(ratio, sizeof(ratio), "%.4f", v / dv);
-					if (t > 0)
-						n += snprintf(label + n, sizeof(label) - n, t == 1 ? ": %.2fx direct" : " (%.2fx)", v / dv);
+				if (t == REP_DOCKMUX) {
+					/* "figure: Nx direct, Nx relay, Nx best peer (name)",
+					 * each part only when its reference was measured. */
+					const char *sep = ": ";
+
+					if (dv > 0) {
+						n += snprintf(label + n, sizeof(label) - n, "%s%.2fx direct", sep, v / dv);
+						sep = ", ";
+					}
+					if (rv > 0) {
+						n += snprintf(label + n, sizeof(label) - n, "%s%.2fx relay", sep, v / rv);
+						sep = ", ";
+					}
+					if (best_name)
+						n += snprintf(label + n, sizeof(label) - n, "%s%.2fx best peer (%s)",
+							      sep, v / best, best_name);
+				} else if (t != REP_DIRECT && dv > 0) {
+					n += snprintf(label + n, sizeof(label) - n, " (%.2fx)", v / dv);
 				}
-				if (t == 1 && best_name)
-					n += snprintf(label + n, sizeof(label) - n, "%s%.2fx best peer (%s)",
-						      dv > 0 ? ", " : ": ", v / best, best_name);
 				if (!rep_clean(r))
 					snprintf(label + n, sizeof(label) - n, ", %.0f ERRORS",
 						 rep_num_or(r, "errors", 0) + rep_num_or(r, "auth_failures", 0));

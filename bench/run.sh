@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: runs every benchmark scenario against every target in one go,
-# side by side (direct to the upstream stub, dockmux, and HAProxy, nginx and
-# socat where installed), then writes results.json, results.md and
+# side by side (direct to the upstream stub, the relay that parses nothing,
+# dockmux, and HAProxy, nginx and socat where installed), then writes results.json, results.md and
 # throughput.svg. Builds nothing: it uses the binaries in $BUILD_DIR/bench and
 # whatever comparison proxies are on PATH; with --install-peers it first
 # apt-get installs the missing ones (and gnuplot), starting no service.
@@ -16,7 +16,7 @@ usage: bench/run.sh [--install-peers] [--quick|--full] [--out DIR] [--targets LI
   --quick      short runs (default; under 2 minutes in total)
   --full       long runs (about 10 minutes)
   --out DIR    where results go (default: bench/results, git-ignored)
-  --targets    comma list of: direct,dockmux,haproxy-tcp,haproxy-http,nginx-stream,nginx-http,socat
+  --targets    comma list of: direct,relay,dockmux,haproxy-tcp,haproxy-http,nginx-stream,nginx-http,socat
   --scenarios  comma list of: ka32,ka256,churn,bulk-get,bulk-post,lifecycle,density,scale
 Environment: BUILD_DIR (default build), PROXY_THREADS (threads/workers/rings of every
 proxy; default: online CPUs), UPSTREAM_THREADS (1), LOADGEN_THREADS (1), CONTAINERS (1000),
@@ -46,7 +46,7 @@ done
 
 BUILD_DIR="${BUILD_DIR:-build}"
 BIN="$BUILD_DIR/bench"
-for tool in dockmux-bench dockmux-upstream dockmux-bench-proxy dockmux-bench-report; do
+for tool in dockmux-bench dockmux-upstream dockmux-bench-proxy dockmux-relay dockmux-bench-report; do
 	if [ ! -x "$BIN/$tool" ]; then
 		echo "run.sh: $BIN/$tool not found: build first (meson setup $BUILD_DIR && ninja -C $BUILD_DIR)" >&2
 		exit 2
@@ -96,7 +96,7 @@ else
 fi
 ROUNDS="${ROUNDS_OVERRIDE:-$ROUNDS}"
 
-ALL_TARGETS="direct dockmux haproxy-tcp haproxy-http nginx-stream nginx-http socat"
+ALL_TARGETS="direct relay dockmux haproxy-tcp haproxy-http nginx-stream nginx-http socat"
 ALL_SCENARIOS="ka32 ka256 churn bulk-get bulk-post lifecycle density scale"
 selected() { # list item
 	[ -z "$1" ] && return 0
@@ -350,6 +350,13 @@ start_target() {
 		T_AUTH="$AUTH"
 		return 0
 		;;
+	relay)
+		# The cheapest proxy (bench/relay.c): as many threads as dockmux
+		# has rings, one listening socket, no parsing.
+		"$BIN/dockmux-relay" --listen "$dir/p.sock" --upstream "$UP" \
+			--threads "$PROXY_THREADS" > "$dir/log" 2>&1 &
+		T_PID=$!
+		;;
 	dockmux)
 		coproc DMX { exec "$BIN/dockmux-bench-proxy" --upstream "$UP" --dir "$dir/s" \
 			--containers "$CONTAINERS" --rings "$PROXY_THREADS" --token "$TOKEN" \
@@ -383,7 +390,7 @@ start_target() {
 	OWNED_PIDS+=("$T_PID")
 	echo "$dir/p.sock" > "$T_PATHS"
 	case "$name" in
-	haproxy-tcp|nginx-stream|socat) T_AUTH="$AUTH" ;;   # they cannot inject it
+	relay|haproxy-tcp|nginx-stream|socat) T_AUTH="$AUTH" ;;   # they cannot inject it
 	esac
 	if ! wait_sock "$dir/p.sock" 10; then
 		T_ERR="$name did not start: $(tail -3 "$dir/log" "$dir/error.log" 2>/dev/null | tr '\n"' ' ')"
@@ -590,6 +597,9 @@ run_density() {
 		direct)
 			emit density "$t" '{"skipped": "n/a: no proxy"}'
 			;;
+		relay)
+			emit density "$t" '{"skipped": "n/a: a bound for traffic, one socket, no tokens"}'
+			;;
 		dockmux)
 			out=$("$BIN/dockmux-bench-proxy" --upstream "$UP" --dir "$WORK/density" \
 				--rings "$PROXY_THREADS" --token "$TOKEN" --density "$DENSITY" --idle "$IDLE" \
@@ -647,7 +657,7 @@ log "mode $MODE, $NCPU CPUs, proxies with $PROXY_THREADS threads, results in $OU
 # Which peers will run and which will not, before anything is measured (the
 # report's Targets table says the same, scenario by scenario).
 for t in $ALL_TARGETS; do
-	case "$t" in direct|dockmux) continue ;; esac
+	case "$t" in direct|relay|dockmux) continue ;; esac
 	if ! selected "$ONLY_TARGETS" "$t"; then
 		log "peer $t: not selected (--targets)"
 	elif [ -n "${UNAVAILABLE[$t]:-}" ]; then

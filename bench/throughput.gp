@@ -4,8 +4,8 @@
 # scenario (row, target, value, ratio to direct, kind, label) and one line per
 # block (block|scenario|unit|title). Draws one panel per scenario, one
 # horizontal bar per target with its label (figure, ratio to direct; dockmux's
-# also its ratio to the best peer); a skipped target is a row with its reason
-# and no bar.
+# also its ratios to the relay and to the best peer); a skipped target is a
+# row with its reason and no bar.
 prefix = ARG1 eq "" ? "throughput" : ARG1
 out = ARG2 eq "" ? "throughput.svg" : ARG2
 dat = prefix.".dat"
@@ -16,11 +16,12 @@ npanels = int(system("grep -c '^[0-9]' '".panels."'"))
 if (npanels < 1) { print "throughput.gp: no scenario in ".panels; exit status 1 }
 
 # Geometry, in pixels: a two-line header, then per panel a title, the bar
-# rows (7 with every target), the x axis with its label and a gap; a footer.
+# rows (8 with every target, about 20 px each), the x axis with its label and
+# a gap; a three-line footer.
 width = 960
 head = 78
-foot = 52
-slot = 236
+foot = 70
+slot = 256
 height = head + npanels * slot + foot
 
 # "sans-serif" is the CSS generic family (a browser does not know "sans").
@@ -31,8 +32,9 @@ set output out
 set encoding utf8
 set datafile missing "-"
 
-# Colours: direct grey, dockmux blue, each peer family a hue of its own.
-color(t) = t eq "direct" ? 0x8c8c8c : t eq "dockmux" ? 0x1f5fa8 : \
+# Colours: direct grey, the relay magenta, dockmux blue, each peer family a
+# hue of its own.
+color(t) = t eq "direct" ? 0x8c8c8c : t eq "relay" ? 0xc2528b : t eq "dockmux" ? 0x1f5fa8 : \
 	t eq "haproxy-tcp" ? 0xfdb863 : t eq "haproxy-http" ? 0xe08214 : \
 	t eq "nginx-stream" ? 0x8fd1b9 : t eq "nginx-http" ? 0x1b9e77 : \
 	t eq "socat" ? 0xb3a8d6 : 0x999999
@@ -44,8 +46,10 @@ tickstep(x) = (s0 = 10 ** floor(log10(x / 4.0)), m0 = x / 4.0 / s0, \
 set label 1 field("title", 2) at screen 0.5, screen 1 - 26.0 / height center font "sans-serif:Bold,16"
 set label 2 field("title", 3) at screen 0.5, screen 1 - 50.0 / height center font "sans-serif,13" tc rgb "#444444"
 set label 3 "Each bar: the figure and, in brackets, its ratio to direct (the client talking to the upstream stub itself, no proxy) in this run." \
+	at screen 0.02, screen 48.0 / height left font "sans-serif,12" tc rgb "#444444"
+set label 4 "relay: a proxy that parses nothing (accept, connect, recv/send both ways on io_uring), the bound for any proxy here." \
 	at screen 0.02, screen 30.0 / height left font "sans-serif,12" tc rgb "#444444"
-set label 4 "dockmux's bar also: its ratio to the best peer (the fastest of HAProxy, nginx, socat). A red row: a target skipped, and why." \
+set label 5 "dockmux's bar also: its ratios to the relay and to the best peer (the fastest of HAProxy, nginx, socat). A red row: a target skipped, and why." \
 	at screen 0.02, screen 12.0 / height left font "sans-serif,12" tc rgb "#444444"
 
 # Labels on a white box, so the grid lines do not run through them.
@@ -61,6 +65,12 @@ do for [i = 0:npanels - 1] {
 	stats dat index i using 3 nooutput
 	rows = STATS_records
 	xmax = STATS_max > 0 ? STATS_max : 1
+	# Room right of every bar for its label: the axis ends where the widest
+	# one still fits (about 7.6 px a character in bold 13, 7 in 12, 16 px
+	# of offset and box), and at 1.3 x the longest bar at least.
+	plotw = (right - left) * width
+	stats dat index i using ($3 * plotw / (plotw - 16 - strlen(strcol(6)) * ($5 == 1 ? 7.6 : 7.0))) nooutput
+	xend = STATS_max > xmax * 1.3 ? STATS_max : xmax * 1.3
 	# Panel i occupies [top - slot, top] in pixels from the bottom.
 	top = height - head - i * slot
 	set lmargin at screen left
@@ -68,9 +78,8 @@ do for [i = 0:npanels - 1] {
 	set tmargin at screen (top - 30.0) / height
 	set bmargin at screen (top - slot + 62.0) / height
 	set title sprintf("%d. %s", i + 1, title) font "sans-serif:Bold,14" offset 0,-0.4
-	# Room right of the longest bar for dockmux's label; ticks only under
-	# the bars.
-	set xrange [0:xmax * 1.72]
+	# Ticks only under the bars.
+	set xrange [0:xend]
 	step = tickstep(xmax)
 	set xtics 0, step, xmax * 1.05 nomirror font "sans-serif,12"
 	set yrange [rows - 0.5:-0.5]
@@ -85,7 +94,7 @@ do for [i = 0:npanels - 1] {
 		with boxxyerror fs solid 0.95 noborder lc rgb variable, \
 	     '' index i using ($5 == 1 ? $3 : 1/0):1:6 with labels boxed left offset char 0.6,0 \
 		font "sans-serif:Bold,13" tc rgb "#1f5fa8", \
-	     '' index i using ($5 == 0 || $5 == 2 ? $3 : 1/0):1:6 with labels boxed left \
+	     '' index i using ($5 == 0 || $5 == 2 || $5 == 4 ? $3 : 1/0):1:6 with labels boxed left \
 		offset char 0.6,0 font "sans-serif,12" tc rgb "#222222", \
 	     '' index i using ($5 == 3 ? 0 : 1/0):1:6 with labels boxed left offset char 0.6,0 \
 		font "sans-serif:Italic,12" tc rgb "#b03030"
