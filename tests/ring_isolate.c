@@ -168,11 +168,17 @@ static void expect_no_request(void)
 		     upstream_request_count(fx.up));
 }
 
-/* The upstream's latest request; its body parsed as JSON (NULL if none). */
-static json_t *last_request(struct upstream_req *r)
+/* The upstream's latest request into *r (upstream_request_deinit it). */
+static void last_request(struct upstream_req *r)
 {
 	cr_assert(upstream_wait_requests(fx.up, 1, CLIENT_TIMEOUT_MS));
 	cr_assert_eq(upstream_request_get(fx.up, -1, r), 0);
+}
+
+/* The same, and its body parsed as JSON (NULL if none): json_decref it. */
+static json_t *last_json(struct upstream_req *r)
+{
+	last_request(r);
 	return r->body && r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
 }
 
@@ -216,7 +222,7 @@ Test(ring_isolate, a_create_body_goes_up_with_the_owner_label_and_the_clients_is
 		  "{\"Image\":\"alpine\",\"Labels\":{\"" LABEL "\":\"ffffffffffffffff\","
 		  "\"app\":\"web\"},\"Cmd\":[\"true\"]}");
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_not_null(j, "body: %s", r.body ? r.body : "(none)");
 	cr_assert_str_eq(r.target, "/v1.41/containers/create?name=web");
 	expect_reframed(&r);
@@ -229,7 +235,7 @@ Test(ring_isolate, a_create_body_goes_up_with_the_owner_label_and_the_clients_is
 	/* A body without Labels gets them; the connection goes on. */
 	send_json(&c, "/containers/create", "{\"Image\":\"alpine\"}");
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_str_eq(label_of(j, LABEL), owner);
 	json_decref(j);
 	upstream_request_deinit(&r);
@@ -248,13 +254,13 @@ Test(ring_isolate, volume_and_network_creates_are_labelled_too)
 	client_connect(&c, path);
 	send_json(&c, "/volumes/create", "{\"Name\":\"data\"}");
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_str_eq(label_of(j, LABEL), owner);
 	json_decref(j);
 	upstream_request_deinit(&r);
 	send_json(&c, "/networks/create", "{\"Name\":\"n1\",\"Labels\":{\"" LABEL "\":\"x\"}}");
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_str_eq(label_of(j, LABEL), owner);
 	json_decref(j);
 	upstream_request_deinit(&r);
@@ -351,7 +357,7 @@ Test(ring_isolate, a_chunked_create_body_is_judged_whole_and_sent_with_a_length)
 	client_connect(&c, path);
 	send_chunked(&c, "/containers/create", body, 37);
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_not_null(j, "body: %s", r.body ? r.body : "(none)");
 	expect_reframed(&r);
 	cr_assert_null(r.trailers);
@@ -710,7 +716,7 @@ Test(ring_isolate, audit_forwards_what_it_would_refuse_and_logs_it_without_the_t
 	/* what it would not refuse is still labelled */
 	send_json(&c, "/containers/create", "{\"Image\":\"alpine\"}");
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_str_eq(label_of(j, LABEL), owner);
 	json_decref(j);
 	upstream_request_deinit(&r);
@@ -804,7 +810,7 @@ Test(ring_isolate, a_configured_owner_label_name_is_the_one_stamped)
 	client_connect(&c, path);
 	send_json(&c, "/containers/create", "{\"Image\":\"alpine\"}");
 	expect_forwarded(&c);
-	j = last_request(&r);
+	j = last_json(&r);
 	cr_assert_str_eq(label_of(j, "com.example.tenant"), owner);
 	cr_assert_null(label_of(j, LABEL));
 	json_decref(j);
