@@ -20,22 +20,30 @@
  * On success *fd_out is the listener; the caller closes it. */
 int metrics_listen(const char *addr, int *fd_out, const char **why);
 
-/* Accept at most ONE connection on listen_fd (non-blocking) and answer it:
- * GET or HEAD /metrics (any query) -> 200 text/plain; version=0.0.4; other
- * methods -> 405, other paths -> 404, a malformed head -> 400, a head over
- * 8 KiB -> 431, no complete head within 2 s -> 408. Every answer carries
- * Content-Length and Connection: close, then the connection is closed; the
- * whole exchange is bounded (2 s to read, 5 s to write), so a slow or
- * hostile client costs at most about 7 s of the caller's thread.
- * For a 200, fill(ud, s) is called on a zeroed snapshot, the snapshot is
- * rendered, then release(ud, s) (if not NULL) is called, even when fill failed.
- * Returns 1 when a connection was handled (including clients that timed out,
- * sent garbage or went away: expected outcomes, not errors), 0 when none was
- * pending, or a negative errno: from accept (the listener is unusable or the
- * process is out of fds; the connection stays queued), or from fill or
- * rendering (the client got a 503). */
-int metrics_handle(int listen_fd, int (*fill)(void *ud, struct metrics_snapshot *s),
-		   void (*release)(void *ud, struct metrics_snapshot *s), void *ud);
+/* Where a scrape's numbers come from. fill(ud, s) is called on a zeroed
+ * snapshot for each GET or HEAD of /metrics, release(ud, s) (if not NULL)
+ * once its answer is done, even when fill failed. page lists the containers
+ * (NULL: the snapshot's entries). error (if not NULL) hears of failures
+ * worth a log line: fill, rendering, accept. */
+struct metrics_source {
+	int (*fill)(void *ud, struct metrics_snapshot *s);
+	void (*release)(void *ud, struct metrics_snapshot *s);
+	metrics_page_fn page;
+	void (*error)(void *ud, const char *what, int err);
+	void *ud;
+};
+
+/* Serve listen_fd (non-blocking) until stop_fd is readable; 0 then, or a
+ * negative errno from poll. Clients are served side by side, none waits for
+ * another: GET or HEAD /metrics (any query) -> 200 text/plain;
+ * version=0.0.4, the body streamed to the end of the connection (no
+ * Content-Length: it is rendered as the client reads); other methods -> 405,
+ * other paths -> 404, a malformed head -> 400, a head over 8 KiB -> 431, no
+ * whole head within 2 s of connecting -> 408; an answer not taken within
+ * 30 s is cut. Errors carry Content-Length; every answer ends with the
+ * connection. At most 16 clients at once: one more makes the oldest still
+ * sending its head go; out of fds, a waiting client gets a 503. */
+int metrics_serve(int listen_fd, int stop_fd, const struct metrics_source *src);
 
 /* Remove the Unix socket of addr at shutdown (only if addr is a path and the
  * file is a socket); TCP addresses and NULL are ignored. */
