@@ -1,24 +1,11 @@
-/* cmd/metrics_http.h: the /metrics endpoint of `dockmux serve`: where it
- * listens and how one scrape is answered (metrics_http.c). The text itself
- * comes from metrics.h.
+/* cmd/metrics_http.h: the /metrics endpoint of `dockmux serve`: how scrapes
+ * are answered (metrics_http.c). Where it listens: metrics_listen.h; the
+ * text itself: metrics.h.
  */
 #ifndef DMX_CMD_METRICS_HTTP_H
 #define DMX_CMD_METRICS_HTTP_H
 
 #include "metrics.h"
-
-/* Create a listening, non-blocking, close-on-exec socket for the endpoint.
- * addr is either
- *   - an absolute Unix socket path: created mode 0660; an existing socket
- *     file is replaced only if nobody accepts on it (a stale one), any other
- *     file is left alone (-EEXIST);
- *   - HOST:PORT or [V6]:PORT with a numeric loopback host (127.0.0.0/8, ::1)
- *     or "localhost" (127.0.0.1); PORT 0..65535, 0 picks a free one.
- * Anything else is refused: the endpoint is unauthenticated, so it is never
- * bound to an address other hosts can reach (-EPERM), or is malformed
- * (-EINVAL). On failure *why (if why is not NULL) gets a static message.
- * On success *fd_out is the listener; the caller closes it. */
-int metrics_listen(const char *addr, int *fd_out, const char **why);
 
 /* Where a scrape's numbers come from. fill(ud, s) is called on a zeroed
  * snapshot for each GET or HEAD of /metrics, release(ud, s) (if not NULL)
@@ -44,9 +31,5 @@ struct metrics_source {
  * connection. At most 16 clients at once: one more makes the oldest still
  * sending its head go; out of fds, a waiting client gets a 503. */
 int metrics_serve(int listen_fd, int stop_fd, const struct metrics_source *src);
-
-/* Remove the Unix socket of addr at shutdown (only if addr is a path and the
- * file is a socket); TCP addresses and NULL are ignored. */
-void metrics_unlink(const char *addr);
 
 #endif

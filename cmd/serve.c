@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "metrics_listen.h"
 #include "notify.h"
 #include "restore.h"
 #include "state.h"

@@ -9,6 +9,7 @@
  * docs/design.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,14 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <fcntl.h>
-#include <sys/eventfd.h>
 
 #include "cli.h"
 #include "control.h"
@@ -32,6 +30,7 @@
 #include "daemon.h"
 #include "dockmux.h"
 #include "log.h"
+#include "serve_requests.h"
 #include "takeover.h"
 
 /* Clients at once: root and the daemon's uid only, so a few scripts and
@@ -125,81 +124,6 @@ void control_unlink(const struct daemon *dm)
 		unlink(dm->control);
 }
 
-/* The API areas in the order of dockmux.h's list: the order in which the
- * library describes an allowlist. */
-static const char *const area_names[] = {
-	"ping", "version", "info", "events", "system", "containers", "exec", "images",
-	"build", "networks", "volumes", "plugins", "swarm", "nodes", "services",
-	"tasks", "secrets", "configs", "distribution",
-};
-#define AREA_COUNT (sizeof(area_names) / sizeof(area_names[0]))
-
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-/* The next item of a sep-separated list at *s, blanks trimmed: its start and
- * length, *s moved past it; false at the end of the list. */
-static bool list_next(const char **s, char sep, const char **item, size_t *len)
-{
-	const char *b = *s, *e;
-
-	if (!*b)
-		return false;
-	e = strchr(b, sep);
-	if (!e)
-		e = b + strlen(b);
-	*s = *e ? e + 1 : e;
-	while (b < e && is_blank(*b))
-		b++;
-	while (e > b && is_blank(e[-1]))
-		e--;
-	*item = b;
-	*len = (size_t)(e - b);
-	return true;
-}
-
-/* For the log line, what `ls` will show for this spawn's policy
- * (dmx_entry.policy), in the same format: "none", or "read-only",
- * "allow=a+b" (areas in canonical order, each once), "deny=N rule(s)" joined
- * by ','. Rebuilt from the request because the library describes a policy
- * only through dmx_list, and listing every container on each spawn would
- * make a spawn O(containers). Only for a policy the library accepted. */
-static void control_policy_text(const struct ctl_request *req, char *buf, size_t cap)
-{
-	const char *s, *item, *sep = "";
-	uint32_t areas = 0;
-	unsigned rules = 0;
-	size_t len, o = 0;
-
-#define PUT(...) (o += (size_t)snprintf(buf + (o < cap ? o : cap - 1), o < cap ? cap - o : 1, \
-					 __VA_ARGS__))
-	for (s = req->allow; list_next(&s, ',', &item, &len);)
-		for (size_t i = 0; i < AREA_COUNT; i++)
-			if (strlen(area_names[i]) == len && memcmp(area_names[i], item, len) == 0)
-				areas |= 1u << i;
-	for (s = req->deny; list_next(&s, ';', &item, &len);)
-		rules += len > 0;
-	buf[0] = '\0';
-	if (req->flags & CTL_FLAG_READ_ONLY) {
-		PUT("read-only");
-		sep = ",";
-	}
-	if (areas) {
-		PUT("%sallow=", sep);
-		sep = "";
-		for (size_t i = 0; i < AREA_COUNT; i++)
-			if (areas & 1u << i) {
-				PUT("%s%s", sep, area_names[i]);
-				sep = "+";
-			}
-		sep = ",";
-	}
-	if (rules)
-		PUT("%sdeny=%u rule%s", sep, rules, rules == 1 ? "" : "s");
-	if (o == 0)
-		PUT("none");
-#undef PUT
-}
-
 int control_adopt(struct daemon *dm, int fd)
 {
 	struct stat st;
@@ -210,14 +134,6 @@ int control_adopt(struct daemon *dm, int fd)
 	dm->control_ino = st.st_ino;
 	dm->listen_fd = fd;
 	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Old side of `serve --takeover`: everything goes to the peer, then this
@@ -272,127 +188,9 @@ struct control_loop {
 	bool mutated;                 /* a spawn or teardown this round: commit */
 	size_t batch;                 /* ... how many */
 	struct ctl_conn *handoff;     /* asked this round; runs after the commit */
-	struct dmx_entry *page;       /* LIST_PAGE: CTL_PAGE_MAX entries */
-	uint8_t *page_buf;
-	size_t page_cap;
+	struct request_scratch scratch;
 	struct ctl_request req;       /* ~40 KiB: the one being handled */
 };
-
-static void control_counters(struct daemon *dm, struct metrics_hist *h, uint64_t *count,
-			     double secs, bool failed)
-{
-	pthread_mutex_lock(&dm->counters_lock);
-	metrics_hist_observe(h, secs);
-	(*count)++;
-	dm->spawn_errors += failed;
-	pthread_mutex_unlock(&dm->counters_lock);
-}
-
-/* Spawn (or update) a container with the request's policy; one log line
- * with the policy's description, never the token. The reply is held until
- * the round's commit. */
-static void control_spawn(struct control_loop *lp, struct ctl_conn *c, struct ctl_request *req,
-			  int64_t now)
-{
-	struct daemon *dm = lp->dm;
-	struct dmx_policy pol;
-	struct log_line l;
-	char path[DMX_PATH_MAX], desc[sizeof(((struct dmx_entry *)0)->policy)];
-	const char *why = NULL;
-	double t0 = now_s();
-	int ret;
-
-	ctl_request_policy(req, &pol);
-	ret = dmx_spawn_policy(dm->dmx, req->key, req->token, &pol, path, sizeof(path));
-	control_counters(dm, &dm->spawn_latency, &dm->spawns, now_s() - t0, ret < 0);
-	if (ret == 0) {
-		ret = state_put(&dm->state, req);
-		if (ret < 0) {
-			/* It runs, but nothing would bring it back after a restart. */
-			log_begin(&l, "error", "spawn not remembered: the container is lost on restart");
-			log_str(&l, "key", req->key);
-			log_err(&l, ret);
-			log_end(&l);
-		}
-	}
-	explicit_bzero(req->token, sizeof(req->token));
-	log_begin(&l, ret < 0 ? "warn" : "info", ret < 0 ? "spawn failed" : "spawn");
-	log_str(&l, "key", req->key);
-	if (ret < 0) {
-		log_err(&l, ret);
-		/* The client checks the policy first; a peer that did not gets
-		 * only -EINVAL back, so the reason goes here. */
-		if (ret == -EINVAL && dmx_policy_check(&pol, &why) < 0)
-			log_str(&l, "why", why);
-	} else {
-		log_str(&l, "path", path);
-		control_policy_text(req, desc, sizeof(desc));
-		log_str(&l, "policy", desc);
-		log_num(&l, "uids", req->nuids);
-	}
-	log_num(&l, "pid", c->pid);
-	log_end(&l);
-	lp->mutated = true;
-	lp->batch++;
-	if (ret < 0)
-		ctl_conn_reply(c, ret, NULL, 0, true, now);
-	else
-		ctl_conn_reply(c, 0, path, strlen(path), true, now);
-}
-
-static void control_teardown(struct control_loop *lp, struct ctl_conn *c,
-			     const struct ctl_request *req, int64_t now)
-{
-	struct daemon *dm = lp->dm;
-	struct log_line l;
-	double t0 = now_s();
-	int ret;
-
-	ret = dmx_teardown(dm->dmx, req->key);
-	control_counters(dm, &dm->teardown_latency, &dm->teardowns, now_s() - t0, false);
-	if (ret == 0)
-		state_del(&dm->state, req->key);   /* -ENOENT: nothing to forget */
-	log_begin(&l, ret < 0 ? "warn" : "info", ret < 0 ? "teardown failed" : "teardown");
-	log_str(&l, "key", req->key);
-	if (ret < 0)
-		log_err(&l, ret);
-	log_num(&l, "pid", c->pid);
-	log_end(&l);
-	/* Held even for a key that was not there: an earlier failed commit may
-	 * have left it in the file, and this answer must come after the
-	 * rewrite that removes it. */
-	lp->mutated = true;
-	lp->batch++;
-	ctl_conn_reply(c, ret, NULL, 0, true, now);
-}
-
-static void control_list_page(struct control_loop *lp, struct ctl_conn *c,
-			      struct ctl_request *req, int64_t now)
-{
-	int n = dmx_list_page(lp->dm->dmx, &req->cursor, lp->page, req->page_max);
-
-	if (n >= 0)
-		n = ctl_page_encode(&req->cursor, lp->page, (size_t)n, lp->page_buf, lp->page_cap);
-	if (n < 0)
-		ctl_conn_reply(c, n, NULL, 0, false, now);
-	else
-		ctl_conn_reply(c, 0, lp->page_buf, (size_t)n, false, now);
-}
-
-static void control_stats(struct control_loop *lp, struct ctl_conn *c,
-			  const struct ctl_request *req, int64_t now)
-{
-	uint8_t stats[CTL_STATS_LEN];
-	struct dmx_stats st;
-	int ret = dmx_stats(lp->dm->dmx, req->key_len ? req->key : NULL, &st);
-
-	if (ret < 0) {
-		ctl_conn_reply(c, ret, NULL, 0, false, now);
-		return;
-	}
-	ctl_stats_encode(&st, stats);
-	ctl_conn_reply(c, 0, stats, sizeof(stats), false, now);
-}
 
 /* Requests of c, as many as are whole (at most CONTROL_PER_CONN). Returns
  * true when c has more to give than it was allowed this round. */
@@ -420,22 +218,11 @@ static bool control_serve(struct control_loop *lp, struct ctl_conn *c, int64_t n
 		}
 		if (ret == 0)
 			return false;
-		switch (req->op) {
-		case CTL_OP_SPAWN:
-			control_spawn(lp, c, req, now);
-			break;
-		case CTL_OP_TEARDOWN:
-			control_teardown(lp, c, req, now);
-			break;
-		case CTL_OP_LIST_PAGE:
-			control_list_page(lp, c, req, now);
-			break;
-		case CTL_OP_STATS:
-			control_stats(lp, c, req, now);
-			break;
-		case CTL_OP_HANDOFF:
+		if (req->op == CTL_OP_HANDOFF) {
 			lp->handoff = c;
-			break;
+		} else if (request_apply(lp->dm, c, req, &lp->scratch, now)) {
+			lp->mutated = true;
+			lp->batch++;
 		}
 		explicit_bzero(req, sizeof(*req));
 	}
@@ -599,21 +386,15 @@ static int control_loop_init(struct control_loop *lp, struct daemon *dm)
 {
 	memset(lp, 0, sizeof(*lp));
 	lp->dm = dm;
-	lp->page = calloc(CTL_PAGE_MAX, sizeof(*lp->page));
-	lp->page_cap = CTL_CURSOR_LEN + 4 +
-		       CTL_PAGE_MAX * (2 + DMX_KEY_MAX + 1 + DMX_PATH_MAX + 1 + CTL_DESC_MAX + 4 +
-				       CTL_STATS_LEN);
-	lp->page_buf = malloc(lp->page_cap);
 	lp->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return lp->page && lp->page_buf ? 0 : -ENOMEM;
+	return request_scratch_init(&lp->scratch);
 }
 
 static void control_loop_deinit(struct control_loop *lp)
 {
 	for (size_t i = 0; i < lp->n; i++)
 		ctl_conn_free(lp->conns[i]);
-	free(lp->page);
-	free(lp->page_buf);
+	request_scratch_deinit(&lp->scratch);
 	if (lp->reserve_fd >= 0)
 		close(lp->reserve_fd);
 }

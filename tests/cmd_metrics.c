@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "metrics_http.h"
+#include "metrics_listen.h"
 
 /* ====================== the exposition-format checker ====================== */
 
