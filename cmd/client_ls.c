@@ -169,6 +169,8 @@ static int ls_fetch(int fd, const char *control, struct dmx_list_cursor *cur,
 	}
 	n = ctl_page_decode(payload, plen, cur, entries, CTL_PAGE_MAX);
 	free(payload);
+	if (n > CTL_PAGE_MAX)
+		n = -EBADMSG;   /* more than asked for: not a daemon of ours */
 	if (n < 0) {
 		fail("ls: reply from the daemon", n);
 		return -1;

@@ -227,6 +227,8 @@ static int list_all(const char *control, enum kstate *now)
 			break;
 		n = st < 0 ? st : ctl_page_decode(payload, plen, &req.cursor, page, CTL_PAGE_MAX);
 		free(payload);
+		if (n > CTL_PAGE_MAX)
+			n = -EBADMSG;
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
