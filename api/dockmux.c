@@ -517,6 +517,45 @@ DMX_PUBLIC int dmx_list(dmx *d, struct dmx_entry *entries, size_t cap)
 	return count > (size_t)0x7fffffff ? 0x7fffffff : (int)count;
 }
 
+/* The cursor is (ring, serial, hash) of the last entry returned: pages walk
+ * ring 0's containers in spawn order, then ring 1's, and so on. */
+DMX_PUBLIC int dmx_list_page(dmx *d, struct dmx_list_cursor *cur, struct dmx_entry *entries,
+			     size_t cap)
+{
+	uint64_t ring, serial, hash;
+	size_t n = 0;
+	int ret;
+
+	if (!d || !cur || !entries || cap == 0)
+		return -EINVAL;
+	if (cap > 0x7fffffff)
+		cap = 0x7fffffff;
+	ring = cur->pos[0];
+	serial = cur->pos[1];
+	hash = cur->pos[2];
+	while (n < cap && ring < d->nrings) {
+		struct ring_cmd cmd = { .op = RING_CMD_LIST_PAGE, .entries = entries + n,
+					.cap = cap - n, .cursor_serial = serial,
+					.cursor_hash = hash };
+
+		ret = engine_call(d->engine, (unsigned)ring, &cmd);
+		if (ret < 0)
+			return ret;
+		n += cmd.count;
+		if (cmd.more) {
+			serial = cmd.cursor_serial;
+			hash = cmd.cursor_hash;
+		} else {
+			ring++;
+			serial = hash = 0;
+		}
+	}
+	cur->pos[0] = ring;
+	cur->pos[1] = serial;
+	cur->pos[2] = hash;
+	return (int)n;
+}
+
 DMX_PUBLIC int dmx_dir_check(const char *dir, unsigned flags, char *why, size_t cap)
 {
 	if (why && cap)

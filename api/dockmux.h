@@ -204,6 +204,22 @@ struct dmx_entry {
  * number of live containers (which may exceed cap), or a negative errno. */
 int dmx_list(dmx *d, struct dmx_entry *entries, size_t cap);
 
+/* Where a paged listing stands. Zero it to start; otherwise opaque. */
+struct dmx_list_cursor {
+	uint64_t pos[3];
+};
+
+/* The next page of live containers: fills up to cap (>= 1) entries after
+ * *cur, moves *cur past them and returns how many; 0 once every container
+ * was listed. A container that lives during the whole walk is listed exactly
+ * once, whatever is spawned or torn down between pages; one spawned or torn
+ * down meanwhile may or may not be. A page costs O(cap), not O(containers)
+ * (O(containers) once on a ring whose container the cursor stopped at was
+ * torn down), so a listing of 30,000 containers needs one page of memory. A
+ * cursor that did not come from this handle lists nothing or anything, but
+ * never fails. -EINVAL for a NULL argument or cap 0. */
+int dmx_list_page(dmx *d, struct dmx_list_cursor *cur, struct dmx_entry *entries, size_t cap);
+
 /* ---- restarts without losing a socket (takeover) ----
  * A container's socket file is bind-mounted into it: the inode must live on
  * across a dockmux upgrade. The old process hands each listener over as an

@@ -567,6 +567,62 @@ static void rep_goals_build(void)
 		if (strcmp(rep_traffic[s].metric, "mib_per_s"))
 			rep_goal_relay(sc, label, REP_P99, "<=", 1.0);
 	}
+
+	/* The daemon's control plane (issue 13): durable spawns through the
+	 * control socket, flat as the host fills; listing and restart at 30,000. */
+	d = rep_measured("control", "dockmux");
+	{
+		bool clean = d && rep_num_or(d, "errors", 1) == 0 && rep_num_or(d, "scale_errors", 1) == 0;
+		double first, last;
+
+		g = rep_goal_add("control: durable spawns/s through the daemon, 10,000 containers", ">=", 5000);
+		if (d && rep_num(d, "spawn_per_s", &dv))
+			rep_goal_judge(g, dv, clean);
+		else
+			snprintf(g->note, sizeof(g->note), "not run");
+		g = rep_goal_add("control: spawns/s over containers 9,001-10,000 / over 1-1,000", ">=", 0.8);
+		if (d && rep_num(d, "spawn_per_s_first", &first) && rep_num(d, "spawn_per_s_last", &last) &&
+		    first > 0) {
+			rep_goal_judge(g, last / first, clean);
+			snprintf(g->note, sizeof(g->note), "%.0f/s then %.0f/s", first, last);
+		} else {
+			snprintf(g->note, sizeof(g->note), "not run");
+		}
+		g = rep_goal_add("control: durable teardowns/s, 10,000 containers", ">=", 5000);
+		if (d && rep_num(d, "teardown_per_s", &dv))
+			rep_goal_judge(g, dv, clean);
+		else
+			snprintf(g->note, sizeof(g->note), "not run");
+		g = rep_goal_add("control: teardowns/s over the last 1,000 / over the first 1,000", ">=", 0.8);
+		if (d && rep_num(d, "teardown_per_s_first", &first) &&
+		    rep_num(d, "teardown_per_s_last", &last) && first > 0) {
+			rep_goal_judge(g, last / first, clean);
+			snprintf(g->note, sizeof(g->note), "%.0f/s then %.0f/s", first, last);
+		} else {
+			snprintf(g->note, sizeof(g->note), "not run");
+		}
+		static const struct { const char *key, *label; } t[] = {
+			{ "ls_s", "control: `dockmux ls` at 30,000 containers, s" },
+			{ "ls_json_s", "control: `dockmux ls --json` at 30,000 containers, s" },
+			{ "metrics_s", "control: one /metrics scrape at 30,000 containers, s" },
+		};
+		for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			g = rep_goal_add(t[i].label, "<", 1.0);
+			if (d && rep_num(d, t[i].key, &dv))
+				rep_goal_judge(g, dv, true);
+			else
+				snprintf(g->note, sizeof(g->note), "not run");
+		}
+		g = rep_goal_add("control: restart with 30,000 containers in the state, s to listening", "<", 3.0);
+		if (d && rep_num(d, "restart_ready_s", &dv)) {
+			rep_goal_judge(g, dv, rep_num_or(d, "restart_last_status", 0) == 200 &&
+					       rep_num_or(d, "restart_sockets", 0) >= rep_num_or(d, "ls_containers", 1));
+			snprintf(g->note, sizeof(g->note), "%.0f sockets, the last one answered %.0f",
+				 rep_num_or(d, "restart_sockets", 0), rep_num_or(d, "restart_last_status", 0));
+		} else {
+			snprintf(g->note, sizeof(g->note), "not run");
+		}
+	}
 }
 
 /* ---- Markdown ---- */
@@ -1015,6 +1071,54 @@ static void rep_md_density(FILE *f)
 		"socat: one process per container, PSS of one process.\n\n");
 }
 
+static void rep_md_control(FILE *f)
+{
+	struct rep_record *r = rep_find("control", "dockmux");
+
+	fprintf(f, "## 6. Control plane: through `dockmux serve`, durable state on disk\n\n");
+	if (!r) {
+		fprintf(f, "Not run.\n\n");
+		return;
+	}
+	if (rep_str(r, "skipped")) {
+		fprintf(f, "dockmux: %s\n\n", rep_str(r, "skipped"));
+		return;
+	}
+	fprintf(f, "State file in %s (%s). %s containers spawned then torn down by "
+		"dockmux-bench-control, %s connections with %s requests in flight each; every "
+		"answer waits for its record's fdatasync.\n\n",
+		rep_str(r, "state_dir") ? rep_str(r, "state_dir") : "?",
+		rep_str(r, "state_fs") ? rep_str(r, "state_fs") : "?",
+		FMTI(rep_num_or(r, "containers", 0)), FMTI(rep_num_or(r, "conns", 0)),
+		FMTI(rep_num_or(r, "window", 0)));
+	fprintf(f, "| | overall /s | first %s /s | last %s /s | errors |\n|---|---:|---:|---:|---:|\n",
+		FMTI(rep_num_or(r, "bucket", 0)), FMTI(rep_num_or(r, "bucket", 0)));
+	fprintf(f, "| spawns | %s | %s | %s | %s |\n", FMTI(rep_num_or(r, "spawn_per_s", 0)),
+		FMTI(rep_num_or(r, "spawn_per_s_first", 0)), FMTI(rep_num_or(r, "spawn_per_s_last", 0)),
+		FMTI(rep_num_or(r, "errors", 0)));
+	fprintf(f, "| teardowns | %s | %s | %s | |\n", FMTI(rep_num_or(r, "teardown_per_s", 0)),
+		FMTI(rep_num_or(r, "teardown_per_s_first", 0)),
+		FMTI(rep_num_or(r, "teardown_per_s_last", 0)));
+	fprintf(f, "| spawns of %s more | %s | %s | %s | %s |\n\n",
+		FMTI(rep_num_or(r, "scale_containers", 0)), FMTI(rep_num_or(r, "scale_spawn_per_s", 0)),
+		FMTI(rep_num_or(r, "scale_spawn_per_s_first", 0)),
+		FMTI(rep_num_or(r, "scale_spawn_per_s_last", 0)), FMTI(rep_num_or(r, "scale_errors", 0)));
+	fprintf(f, "At %s containers:\n\n| | s | peak RSS of the client KiB |\n|---|---:|---:|\n",
+		FMTI(rep_num_or(r, "ls_containers", 0)));
+	fprintf(f, "| `dockmux ls` | %.3f | %s |\n", rep_num_or(r, "ls_s", 0),
+		FMTI(rep_num_or(r, "ls_rss_kib", 0)));
+	fprintf(f, "| `dockmux ls --json` | %.3f | %s |\n", rep_num_or(r, "ls_json_s", 0),
+		FMTI(rep_num_or(r, "ls_json_rss_kib", 0)));
+	fprintf(f, "| one /metrics scrape (curl) | %.3f | %s |\n", rep_num_or(r, "metrics_s", 0),
+		FMTI(rep_num_or(r, "metrics_rss_kib", 0)));
+	fprintf(f, "| restart from the state file until it listens on all | %.3f | |\n\n",
+		rep_num_or(r, "restart_ready_s", 0));
+	fprintf(f, "The daemon's peak RSS: %s KiB before the listings and the scrape, %s KiB after "
+		"(they hold a page of containers, not the table).\n\n",
+		FMTI(rep_num_or(r, "daemon_hwm_kib_before", 0)),
+		FMTI(rep_num_or(r, "daemon_hwm_kib_after", 0)));
+}
+
 static void rep_md_notes(FILE *f)
 {
 	const struct rep_record *u = rep_find("upstream", "all");
@@ -1284,6 +1388,7 @@ int main(int argc, char **argv)
 		rep_md_traffic(md, &rep_traffic[s]);
 	rep_md_density(md);
 	rep_md_lifecycle(md);
+	rep_md_control(md);
 	rep_md_notes(md);
 	rep_json(js);
 	fclose(md);

@@ -17,10 +17,12 @@ usage: bench/run.sh [--install-peers] [--quick|--full] [--out DIR] [--targets LI
   --full       long runs (about 10 minutes)
   --out DIR    where results go (default: bench/results, git-ignored)
   --targets    comma list of: direct,relay,dockmux,haproxy-tcp,haproxy-http,nginx-stream,nginx-http,socat
-  --scenarios  comma list of: ka32,ka256,churn,bulk-get,bulk-post,lifecycle,density,scale
+  --scenarios  comma list of: ka32,ka256,churn,bulk-get,bulk-post,lifecycle,density,scale,control
 Environment: BUILD_DIR (default build), PROXY_THREADS (threads/workers/rings of every
 proxy; default: online CPUs), UPSTREAM_THREADS (1), LOADGEN_THREADS (1), CONTAINERS (1000),
-ROUNDS_OVERRIDE (rounds per traffic scenario), BENCH_TMPDIR (where sockets go; default: tmpfs).
+ROUNDS_OVERRIDE (rounds per traffic scenario), BENCH_TMPDIR (where sockets go; default: tmpfs),
+CONTROL_STATE_DIR (the control scenario's state file: a disk directory; default /var/tmp),
+CONTROL_N (10000), CONTROL_SCALE (30000).
 EOF
 }
 
@@ -97,7 +99,7 @@ fi
 ROUNDS="${ROUNDS_OVERRIDE:-$ROUNDS}"
 
 ALL_TARGETS="direct relay dockmux haproxy-tcp haproxy-http nginx-stream nginx-http socat"
-ALL_SCENARIOS="ka32 ka256 churn bulk-get bulk-post lifecycle density scale"
+ALL_SCENARIOS="ka32 ka256 churn bulk-get bulk-post lifecycle density scale control"
 selected() { # list item
 	[ -z "$1" ] && return 0
 	case ",$1," in *",$2,"*) return 0 ;; esac
@@ -653,6 +655,104 @@ run_scale() {
 SCALE=${SCALE:-30000}
 SCALE_NOFILE=${SCALE_NOFILE:-20000}
 
+# control: `dockmux serve` itself, its state file on a disk directory
+# (CONTROL_STATE_DIR, /var/tmp: every answer waits for an fdatasync there).
+# dockmux-bench-control spawns CONTROL_N containers then tears them down, 8
+# connections with requests in flight; then CONTROL_SCALE containers, and
+# `dockmux ls`, `ls --json` and one /metrics scrape are timed (with their own
+# peak RSS, and the daemon's peak RSS before and after them); then a restart
+# from that state file, timed until it listens on all of them.
+CONTROL_N=${CONTROL_N:-10000}
+CONTROL_SCALE=${CONTROL_SCALE:-30000}
+# timed CMD...: "SECONDS MAXRSS_KIB" of CMD (stdout to /dev/null); RSS "null"
+# without GNU time.
+timed() {
+	local t0 t1 rss=null
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f '%e %M' -o "$WORK/timed" "$@" >/dev/null 2>>"$WORK/control.err" ||
+			return 1
+		t0=$(cut -d' ' -f1 "$WORK/timed")
+		rss=$(cut -d' ' -f2 "$WORK/timed")
+		echo "$t0 $rss"
+		return 0
+	fi
+	t0=$(date +%s.%N)
+	"$@" >/dev/null 2>>"$WORK/control.err" || return 1
+	t1=$(date +%s.%N)
+	echo "$(calc "$t1 - $t0") $rss"
+}
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+control_serve() { # LOG: a daemon on the scenario's state, pid in CTL_PID
+	(ulimit -n "$SCALE_NOFILE" &&
+		exec "$DMX_CLI" serve --upstream "$UP" --dir "$WORK/control/s" --control "$WORK/control/c.sock" \
+			--state "$CSTATE/state" --rings "$PROXY_THREADS" --metrics "$WORK/control/m.sock" \
+			--log-file "$1") &
+	CTL_PID=$!
+	OWNED_PIDS+=("$CTL_PID")
+}
+control_ready() { # LOG: seconds until the daemon logged "ready" (60 s at most)
+	local i
+	for ((i = 0; i < 6000; i++)); do
+		grep -q 'msg="ready"' "$1" 2>/dev/null && return 0
+		kill -0 "$CTL_PID" 2>/dev/null || return 1
+		sleep 0.01
+	done
+	return 1
+}
+run_control() {
+	local storm scale ls lsj met t0 t1 ready hwm0 hwm1 last lines socks
+	selected "$ONLY_TARGETS" dockmux || return 0
+	DMX_CLI="${BIN%/bench}/cmd/dockmux"
+	if [ ! -x "$DMX_CLI" ] || [ ! -x "$BIN/dockmux-bench-control" ]; then
+		skip control dockmux "no $DMX_CLI or dockmux-bench-control: build first"
+		return 0
+	fi
+	CSTATE=$(mktemp -d "${CONTROL_STATE_DIR:-/var/tmp}/dmx-bench-state.XXXXXX") || {
+		skip control dockmux "cannot make a state directory in ${CONTROL_STATE_DIR:-/var/tmp}"
+		return 0
+	}
+	mkdir -p "$WORK/control"
+	control_serve "$WORK/control/d1.log"
+	if ! control_ready "$WORK/control/d1.log"; then
+		skip control dockmux "the daemon did not start: $(tail -3 "$WORK/control/d1.log")"
+		rm -rf "$CSTATE"
+		return 0
+	fi
+	storm=$("$BIN/dockmux-bench-control" --control "$WORK/control/c.sock" --containers "$CONTROL_N" \
+		2>>"$WORK/control.err")
+	log "control / dockmux: $CONTROL_N spawns then teardowns: $storm"
+	scale=$("$BIN/dockmux-bench-control" --control "$WORK/control/c.sock" --containers "$CONTROL_SCALE" \
+		--mode spawn --prefix scale 2>>"$WORK/control.err")
+	hwm0=$(hwm_kib "$CTL_PID")
+	ls=$(timed "$DMX_CLI" ls --control "$WORK/control/c.sock") || ls="null null"
+	lsj=$(timed "$DMX_CLI" ls --json --control "$WORK/control/c.sock") || lsj="null null"
+	met=$(timed curl -sf --max-time 30 --unix-socket "$WORK/control/m.sock" -o "$WORK/control/m.txt" \
+		http://d/metrics) || met="null null"
+	hwm1=$(hwm_kib "$CTL_PID")
+	lines=$(grep -c '^dockmux_container_requests_total{' "$WORK/control/m.txt" 2>/dev/null)
+	stop_pid "$CTL_PID"
+	t0=$(date +%s.%N)
+	control_serve "$WORK/control/d2.log"
+	if control_ready "$WORK/control/d2.log"; then
+		t1=$(date +%s.%N)
+		ready=$(calc "$t1 - $t0")
+	else
+		ready=null
+	fi
+	last=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket \
+		"$("$DMX_CLI" path --dir "$WORK/control/s" "scale-$CONTROL_SCALE")" http://d/_ping)
+	socks=$(find "$WORK/control/s" -maxdepth 1 -name '*.sock' | wc -l)
+	stop_pid "$CTL_PID"
+	rm -rf "$CSTATE" "$WORK/control/s"
+	# One flat record: the storm's fields, the 30,000 spawns' as scale_*.
+	scale=$(sed 's/"\([a-z_]*\)":/"scale_\1":/g' <<<"${scale:-{\}}")
+	emit control dockmux "$(merge "$(merge "${storm:-{\}}" "$scale")" "$(printf '{"state_dir": "%s", "state_fs": "%s", "ls_containers": %s, "ls_s": %s, "ls_rss_kib": %s, "ls_json_s": %s, "ls_json_rss_kib": %s, "metrics_s": %s, "metrics_rss_kib": %s, "metrics_series_per_family": %s, "daemon_hwm_kib_before": %s, "daemon_hwm_kib_after": %s, "restart_ready_s": %s, "restart_sockets": %s, "restart_last_status": %s}' \
+		"${CONTROL_STATE_DIR:-/var/tmp}" "$(stat -f -c %T "${CONTROL_STATE_DIR:-/var/tmp}")" \
+		"$CONTROL_SCALE" ${ls% *} ${ls#* } ${lsj% *} ${lsj#* } \
+		${met% *} ${met#* } "${lines:-0}" "${hwm0:-null}" "${hwm1:-null}" "$ready" "$socks" "${last:-0}")")"
+	log "control / dockmux: at $CONTROL_SCALE: ls ${ls% *} s, ls --json ${lsj% *} s, /metrics ${met% *} s ($lines series), daemon peak RSS $hwm0 -> $hwm1 KiB; restart listening after $ready s ($socks sockets, last: $last)"
+}
+
 log "mode $MODE, $NCPU CPUs, proxies with $PROXY_THREADS threads, results in $OUT"
 # Which peers will run and which will not, before anything is measured (the
 # report's Targets table says the same, scenario by scenario).
@@ -672,6 +772,7 @@ for sc in $ALL_SCENARIOS; do
 	lifecycle) run_lifecycle ;;
 	density) run_density ;;
 	scale) run_scale ;;
+	control) run_control ;;
 	*) run_traffic "$sc" ;;
 	esac
 done

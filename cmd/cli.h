@@ -37,6 +37,23 @@ void key_escape(const char *key, bool space_too, char *out, size_t cap);
 /* s as a JSON string, quotes included: valid UTF-8 kept, other bytes escaped. */
 void json_str(FILE *f, const char *s);
 
+/* ---- shared by client.c, client_ls.c and client_batch.c ---- */
+struct ctl_request;
+/* --timeout SECONDS (0: wait forever) into milliseconds. 0 or -EINVAL. */
+int client_timeout(const char *arg, int *ms);
+/* "dockmux: control socket PATH (hint): <error>" for a failure to talk to
+ * the daemon at all; returns 1. */
+int client_fail_transport(const char *control, int err);
+/* A hint for the daemon's answer err to op ("spawn", "teardown", ...): a
+ * string starting with " (", or "". */
+const char *client_why(const char *op, int err);
+/* A token: 1..DMX_TOKEN_MAX bytes without control characters but tab. 0, or
+ * -ENODATA/-EMSGSIZE/-EINVAL with *why. */
+int client_token_check(const char *t, size_t n, const char **why);
+/* spawn --batch with req's op and policy for every line of stdin: the exit
+ * status. */
+int spawn_batch(const char *control, struct ctl_request *req, int timeout_ms);
+
 /* Refuse a long option that is not spelled out in full (getopt_long takes
  * prefixes); names the option only, never its value. 0 or -EINVAL. */
 int opts_exact(int argc, char **argv, const struct option *opts);

@@ -1,7 +1,9 @@
 /* cmd/client.c: the commands that talk to `dockmux serve` over the control
- * socket (spawn, teardown, ls, stats) and the pure `path`. They turn options
- * into one request and the reply into text; the daemon and the library decide.
- * The token is read from a file or stdin, never argv, and wiped once sent.
+ * socket (spawn, teardown, stats; ls is in client_ls.c, spawn --batch in
+ * client_batch.c) and the pure `path`. They turn options into requests and
+ * replies into text; the daemon and the library decide. The token is read
+ * from a file or stdin, never argv, and wiped once sent. Every wait for the
+ * daemon is bounded (--timeout).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 
 #include "cli.h"
 #include "control.h"
+#include "control_io.h"
 #include "dockmux.h"
 
 /* Fill req's key from a command-line argument (argv cannot hold NUL). */
@@ -29,53 +32,103 @@ static int request_key(struct ctl_request *req, const char *key)
 	return 0;
 }
 
+int client_timeout(const char *arg, int *ms)
+{
+	unsigned long v;
+
+	if (parse_ulong(arg, 10, 24ul * 3600, &v) < 0)
+		return -EINVAL;
+	*ms = (int)v * 1000;
+	return 0;
+}
+
+int client_fail_transport(const char *control, int err)
+{
+	char what[DMX_PATH_MAX + 96];
+
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		snprintf(what, sizeof(what), "control socket %s (is `dockmux serve` running?)", control);
+	else if (err == -EACCES || err == -EPERM)
+		snprintf(what, sizeof(what), "control socket %s (only root or the daemon's user)", control);
+	else if (err == -ETIMEDOUT)
+		snprintf(what, sizeof(what), "control socket %s (no answer in time: see --timeout)",
+			 control);
+	else
+		snprintf(what, sizeof(what), "control socket %s", control);
+	return fail(what, err);
+}
+
 /* Run one request against the daemon; prints transport errors itself.
  * Returns 0 with the daemon's *status, or 1 after printing. */
 static int call_daemon(const char *control, const struct ctl_request *req, int *status,
-		       void **payload, size_t *len)
+		       void **payload, size_t *len, int timeout_ms)
 {
-	char what[DMX_PATH_MAX + 96];
-	int ret = ctl_call(control, req, status, payload, len);
+	int ret = ctl_call(control, req, status, payload, len, timeout_ms);
 
-	if (ret == 0)
-		return 0;
-	if (ret == -ENOENT || ret == -ECONNREFUSED)
-		snprintf(what, sizeof(what), "control socket %s (is `dockmux serve` running?)", control);
-	else if (ret == -EACCES || ret == -EPERM)
-		snprintf(what, sizeof(what), "control socket %s (only root or the daemon's user)", control);
-	else
-		snprintf(what, sizeof(what), "control socket %s", control);
-	return fail(what, ret);
+	return ret == 0 ? 0 : client_fail_transport(control, ret);
+}
+
+const char *client_why(const char *op, int err)
+{
+	if (err == -EEXIST && strcmp(op, "spawn") == 0)
+		return " (another key's hash owns its socket path, or a non-socket file is in the way)";
+	if (err == -EADDRINUSE && strcmp(op, "spawn") == 0)
+		return " (another process is listening on this container's socket path: not replacing it)";
+	if (err == -EINVAL && strcmp(op, "spawn") == 0)
+		return " (keys are 1..255 bytes; tokens 1..4096 bytes without control characters;"
+		       " or the daemon refused the policy: see its log)";
+	if (err == -EOPNOTSUPP)
+		return " (the daemon does not know this request: is it older than this dockmux?)";
+	if (err == -EINVAL)
+		return " (keys are 1..255 bytes)";
+	if (err == -ENOENT && strcmp(op, "stats") == 0)
+		return " (no such container)";
+	if (err == -EACCES)
+		return " (only root or the daemon's user may use the control socket)";
+	if (err == -EMFILE || err == -ENFILE)
+		return " (the daemon is out of file descriptors)";
+	if (err == -EAGAIN)
+		return " (the daemon has too many control clients: try again)";
+	if ((err == -EIO || err == -ENOSPC || err == -EDQUOT || err == -EROFS) &&
+	    (strcmp(op, "spawn") == 0 || strcmp(op, "teardown") == 0))
+		return " (the daemon could not write its state file: the change is in effect but would"
+		       " not survive a restart; see its log)";
+	return "";
 }
 
 /* Report a daemon-side error for an operation on key. */
 static int fail_key(const char *op, const char *key, int err)
 {
 	char esc[KEY_ESCAPED_MAX];
-	char what[KEY_ESCAPED_MAX + 200];
-	const char *why = "";
+	char what[KEY_ESCAPED_MAX + 300];
 
 	key_escape(key, false, esc, sizeof(esc));
-	if (err == -EEXIST && strcmp(op, "spawn") == 0)
-		why = " (another key's hash owns its socket path, or a non-socket file is in the way)";
-	else if (err == -EADDRINUSE && strcmp(op, "spawn") == 0)
-		why = " (another process is listening on this container's socket path: not replacing it)";
-	else if (err == -EINVAL && strcmp(op, "spawn") == 0)
-		why = " (keys are 1..255 bytes; tokens 1..4096 bytes without control characters;"
-		      " or the daemon refused the policy: see its log)";
-	else if (err == -EOPNOTSUPP)
-		why = " (the daemon does not know this request: is it older than this dockmux?)";
-	else if (err == -EINVAL)
-		why = " (keys are 1..255 bytes)";
-	else if (err == -ENOENT && strcmp(op, "stats") == 0)
-		why = " (no such container)";
-	else if (err == -EACCES)
-		why = " (only root or the daemon's user may use the control socket)";
-	snprintf(what, sizeof(what), "%s \"%s\"%s", op, esc, why);
+	snprintf(what, sizeof(what), "%s \"%s\"%s", op, esc, client_why(op, err));
 	return fail(what, err);
 }
 
 /* ---- spawn ---- */
+
+int client_token_check(const char *t, size_t n, const char **why)
+{
+	if (n == 0) {
+		*why = "empty";
+		return -ENODATA;
+	}
+	if (n > DMX_TOKEN_MAX) {
+		*why = "longer than 4096 bytes";
+		return -EMSGSIZE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)t[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			*why = "contains a NUL, newline or other control character";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
 
 /* Read the token from fd: one trailing "\n" or "\r\n" stripped; the rest
  * must be 1..DMX_TOKEN_MAX bytes with no control characters but tab (the
@@ -111,25 +164,9 @@ static int token_read(int fd, char *tok, size_t *len, const char **why)
 		if (n && buf[n - 1] == '\r')
 			n--;
 	}
-	if (n == 0) {
-		ret = -ENODATA;
-		*why = "empty";
+	ret = client_token_check(buf, n, why);
+	if (ret < 0)
 		goto out;
-	}
-	if (n > DMX_TOKEN_MAX) {
-		ret = -EMSGSIZE;
-		*why = "longer than 4096 bytes";
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)buf[i];
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			ret = -EINVAL;
-			*why = "contains a NUL, newline or other control character";
-			goto out;
-		}
-	}
 	memcpy(tok, buf, n);
 	tok[n] = '\0';
 	*len = n;
@@ -246,10 +283,14 @@ int cmd_spawn(int argc, char **argv)
 		{ "allow", required_argument, NULL, 'a' },
 		{ "deny", required_argument, NULL, 'd' },
 		{ "uid", required_argument, NULL, 'u' },
+		{ "batch", no_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *control = DEFAULT_CONTROL, *token_file = NULL, *why = NULL;
+	int timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
+	bool batch = false;
 	/* ~40 KiB each: static, not on the stack of a short-lived command. */
 	static struct ctl_request req;
 	static struct spawn_policy sp;
@@ -265,6 +306,11 @@ int cmd_spawn(int argc, char **argv)
 		switch (opt) {
 		case 'c': control = optarg; break;
 		case 'f': token_file = optarg; break;
+		case 'b': batch = true; break;
+		case 't':
+			if (client_timeout(optarg, &timeout_ms) < 0)
+				return bad_usage("spawn: --timeout takes seconds (0: wait forever)");
+			break;
 		case 'r':
 		case 'i':
 		case 'a':
@@ -276,6 +322,15 @@ int cmd_spawn(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage("spawn: bad option");
 		}
+	}
+	if (batch) {
+		if (optind != argc)
+			return bad_usage("spawn --batch: keys and tokens come from stdin, not arguments");
+		if (token_file)
+			return bad_usage("spawn --batch: tokens come from stdin (KEY<TAB>TOKEN lines)");
+		if (spawn_policy_set(&sp, &req))
+			return 1;
+		return spawn_batch(control, &req, timeout_ms);
 	}
 	if (optind != argc - 1)
 		return bad_usage("spawn: expected exactly one KEY");
@@ -306,7 +361,7 @@ int cmd_spawn(int argc, char **argv)
 	}
 	req.token_len = (uint32_t)tlen;
 
-	ret = call_daemon(control, &req, &status, &payload, &plen);
+	ret = call_daemon(control, &req, &status, &payload, &plen, timeout_ms);
 	explicit_bzero(req.token, sizeof(req.token));
 	if (ret)
 		return ret;
@@ -326,6 +381,7 @@ int cmd_teardown(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -333,13 +389,17 @@ int cmd_teardown(int argc, char **argv)
 	struct ctl_request req = { .op = CTL_OP_TEARDOWN };
 	void *payload = NULL;
 	size_t plen;
-	int opt, status, ret;
+	int opt, status, ret, timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
 
 	if (opts_exact(argc, argv, opts) < 0)
 		return bad_usage("teardown: bad option");
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': control = optarg; break;
+		case 't':
+			if (client_timeout(optarg, &timeout_ms) < 0)
+				return bad_usage("teardown: --timeout takes seconds (0: wait forever)");
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage("teardown: bad option");
 		}
@@ -348,7 +408,7 @@ int cmd_teardown(int argc, char **argv)
 		return bad_usage("teardown: expected exactly one KEY");
 	if (request_key(&req, argv[optind]) < 0)
 		return bad_usage("teardown: KEY must be 1..%d bytes", DMX_KEY_MAX);
-	ret = call_daemon(control, &req, &status, &payload, &plen);
+	ret = call_daemon(control, &req, &status, &payload, &plen, timeout_ms);
 	if (ret)
 		return ret;
 	free(payload);
@@ -357,189 +417,13 @@ int cmd_teardown(int argc, char **argv)
 	return 0;
 }
 
-/* ---- ls ---- */
-
-static void ls_json(const struct dmx_entry *e, size_t n)
-{
-	fputs("[", stdout);
-	for (size_t i = 0; i < n; i++) {
-		const struct dmx_stats *s = &e[i].stats;
-
-		fputs(i ? ",\n {\"key\":" : "\n {\"key\":", stdout);
-		json_str(stdout, e[i].key);
-		fputs(",\"path\":", stdout);
-		json_str(stdout, e[i].path);
-		fputs(",\"policy\":", stdout);
-		json_str(stdout, e[i].policy);
-		printf(",\"nuids\":%zu,\"conns_accepted\":%llu,\"conns_active\":%llu,\"requests\":%llu,"
-		       "\"bytes_up\":%llu,\"bytes_down\":%llu,\"errors\":%llu,"
-		       "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
-		       "\"denied\":%llu}",
-		       e[i].nuids,
-		       (unsigned long long)s->conns_accepted, (unsigned long long)s->conns_active,
-		       (unsigned long long)s->requests, (unsigned long long)s->bytes_up,
-		       (unsigned long long)s->bytes_down, (unsigned long long)s->errors,
-		       (unsigned long long)s->responses[1], (unsigned long long)s->responses[2],
-		       (unsigned long long)s->responses[3], (unsigned long long)s->responses[4],
-		       (unsigned long long)s->responses[5], (unsigned long long)s->denied);
-	}
-	fputs(n ? "\n]\n" : "]\n", stdout);
-}
-
-/* The table's columns. POLICY comes last: its description may hold spaces
- * ("deny=2 rules"), and a last column can without splitting the others. */
-enum ls_col {
-	LS_KEY, LS_PATH,
-	LS_CONNS, LS_ACTIVE, LS_REQUESTS, LS_BYTES_UP, LS_BYTES_DOWN, LS_ERRORS,
-	LS_4XX, LS_5XX, LS_DENIED, LS_UIDS,
-	LS_POLICY, LS_COLS
-};
-
-static const char *const ls_head[LS_COLS] = {
-	"KEY", "PATH", "CONNS", "ACTIVE", "REQUESTS", "BYTES_UP", "BYTES_DOWN", "ERRORS",
-	"4XX", "5XX", "DENIED", "UIDS", "POLICY",
-};
-
-/* One row's cells as text; the path is the entry's own. */
-struct ls_row {
-	char key[KEY_ESCAPED_MAX];
-	char policy[CTL_DESC_MAX * 4 + 1];
-	char num[LS_POLICY - LS_CONNS][24];   /* LS_CONNS .. LS_UIDS */
-};
-
-static void ls_row_fill(struct ls_row *r, const struct dmx_entry *e)
-{
-	const struct dmx_stats *s = &e->stats;
-	const uint64_t v[LS_UIDS - LS_CONNS] = {
-		s->conns_accepted, s->conns_active, s->requests, s->bytes_up, s->bytes_down,
-		s->errors, s->responses[4], s->responses[5], s->denied,
-	};
-
-	key_escape(e->key, true, r->key, sizeof(r->key));
-	key_escape(e->policy, false, r->policy, sizeof(r->policy));
-	for (int c = LS_CONNS; c < LS_UIDS; c++)
-		snprintf(r->num[c - LS_CONNS], sizeof(r->num[0]), "%llu",
-			 (unsigned long long)v[c - LS_CONNS]);
-	if (e->nuids)
-		snprintf(r->num[LS_UIDS - LS_CONNS], sizeof(r->num[0]), "%zu", e->nuids);
-	else
-		snprintf(r->num[LS_UIDS - LS_CONNS], sizeof(r->num[0]), "any");
-}
-
-static const char *ls_cell(const struct ls_row *r, const struct dmx_entry *e, int c)
-{
-	if (c == LS_KEY)
-		return r->key;
-	if (c == LS_PATH)
-		return e->path;
-	if (c == LS_POLICY)
-		return r->policy;
-	return r->num[c - LS_CONNS];
-}
-
-static void ls_line(const size_t width[LS_COLS], const char *const cell[LS_COLS])
-{
-	for (int c = 0; c < LS_COLS - 1; c++)
-		printf("%-*s  ", (int)width[c], cell[c]);
-	printf("%s\n", cell[LS_COLS - 1]);
-}
-
-/* Left-aligned columns as wide as their widest cell. */
-static int ls_table(const struct dmx_entry *e, size_t n)
-{
-	struct ls_row *rows = NULL;
-	const char *cell[LS_COLS];
-	size_t width[LS_COLS];
-
-	if (n) {
-		rows = malloc(n * sizeof(*rows));
-		if (!rows)
-			return fail("ls", -ENOMEM);
-	}
-	for (int c = 0; c < LS_COLS; c++)
-		width[c] = strlen(ls_head[c]);
-	for (size_t i = 0; i < n; i++) {
-		ls_row_fill(&rows[i], &e[i]);
-		for (int c = 0; c < LS_COLS; c++) {
-			size_t w = strlen(ls_cell(&rows[i], &e[i], c));
-
-			if (w > width[c])
-				width[c] = w;
-		}
-	}
-	ls_line(width, ls_head);
-	for (size_t i = 0; i < n; i++) {
-		for (int c = 0; c < LS_COLS; c++)
-			cell[c] = ls_cell(&rows[i], &e[i], c);
-		ls_line(width, cell);
-	}
-	free(rows);
-	return 0;
-}
-
-int cmd_ls(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "control", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *control = DEFAULT_CONTROL;
-	struct ctl_request req = { .op = CTL_OP_LIST };
-	struct dmx_entry *entries = NULL;
-	void *payload = NULL;
-	bool json = false;
-	size_t plen;
-	int opt, status, n, ret;
-
-	if (opts_exact(argc, argv, opts) < 0)
-		return bad_usage("ls: bad option");
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': control = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: return bad_usage("ls: bad option");
-		}
-	}
-	if (optind != argc)
-		return bad_usage("ls: takes no arguments");
-	ret = call_daemon(control, &req, &status, &payload, &plen);
-	if (ret)
-		return ret;
-	if (status < 0)
-		return fail("ls", status);
-	/* First pass validates and counts; the payload bounds the count. */
-	n = ctl_list_decode(payload, plen, NULL, 0);
-	if (n > 0) {
-		entries = calloc((size_t)n, sizeof(*entries));
-		if (!entries)
-			n = -ENOMEM;
-		else
-			n = ctl_list_decode(payload, plen, entries, (size_t)n);
-	}
-	free(payload);
-	if (n < 0) {
-		free(entries);
-		return fail("ls: reply from the daemon", n);
-	}
-	if (json)
-		ls_json(entries, (size_t)n);
-	else
-		ret = ls_table(entries, (size_t)n);
-	free(entries);
-	if (ret)
-		return ret;
-	return fflush(stdout) == 0 ? 0 : fail("stdout", -errno);
-}
-
 /* ---- stats ---- */
 
 int cmd_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -548,13 +432,17 @@ int cmd_stats(int argc, char **argv)
 	struct dmx_stats st;
 	void *payload = NULL;
 	size_t plen;
-	int opt, status, ret;
+	int opt, status, ret, timeout_ms = CTL_TIMEOUT_MS_DEFAULT;
 
 	if (opts_exact(argc, argv, opts) < 0)
 		return bad_usage("stats: bad option");
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': control = optarg; break;
+		case 't':
+			if (client_timeout(optarg, &timeout_ms) < 0)
+				return bad_usage("stats: --timeout takes seconds (0: wait forever)");
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return bad_usage("stats: bad option");
 		}
@@ -563,7 +451,7 @@ int cmd_stats(int argc, char **argv)
 		return bad_usage("stats: at most one KEY");
 	if (optind == argc - 1 && request_key(&req, argv[optind]) < 0)
 		return bad_usage("stats: KEY must be 1..%d bytes", DMX_KEY_MAX);
-	ret = call_daemon(control, &req, &status, &payload, &plen);
+	ret = call_daemon(control, &req, &status, &payload, &plen, timeout_ms);
 	if (ret)
 		return ret;
 	if (status < 0)

@@ -1,7 +1,8 @@
-/* cmd/control.c: encode/decode of the control-socket protocol (see control.h)
- * and the small blocking helpers the CLI and daemon share. Decoders treat the
- * peer as hostile: every length is checked against its bound before anything
- * is copied or allocated. Who may connect is the daemon's business, not ours.
+/* cmd/control.c: encode/decode of the control-socket protocol (see control.h).
+ * Pure functions over bytes. Decoders treat the peer as hostile: every length
+ * is checked against its bound before anything is copied or allocated. Who
+ * may connect, and how bytes move, is not decided here (control_io.c, the
+ * daemon's serve_control.c).
  */
 #include "control.h"
 
@@ -9,9 +10,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 static void ctl_put16(uint8_t *p, uint16_t v)
 {
@@ -55,7 +53,7 @@ static int ctl_key_ok(uint8_t op, size_t key_len)
 	case CTL_OP_SPAWN:
 	case CTL_OP_TEARDOWN:
 		return key_len >= 1 && key_len <= DMX_KEY_MAX ? 0 : -EMSGSIZE;
-	case CTL_OP_LIST:
+	case CTL_OP_LIST_PAGE:
 	case CTL_OP_HANDOFF:
 		return key_len == 0 ? 0 : -EMSGSIZE;
 	case CTL_OP_STATS:
@@ -115,12 +113,25 @@ void ctl_request_policy(const struct ctl_request *req, struct dmx_policy *out)
 	};
 }
 
-/* The policy tail's size, or -EINVAL: only a SPAWN has one, and its fields
- * must be what the decoder accepts. */
-static int ctl_policy_size(const struct ctl_request *req)
+static bool ctl_cursor_zero(const struct dmx_list_cursor *c)
 {
+	return !c->pos[0] && !c->pos[1] && !c->pos[2];
+}
+
+/* The tail's size, or -EINVAL: only SPAWN (a policy) and LIST_PAGE (a
+ * cursor) have one, and its fields must be what the decoder accepts. */
+static int ctl_tail_size(const struct ctl_request *req)
+{
+	bool policy = req->flags || req->allow_len || req->deny_len || req->nuids;
+	bool page = req->page_max || !ctl_cursor_zero(&req->cursor);
+
+	if (req->op == CTL_OP_LIST_PAGE)
+		return policy || req->page_max < 1 || req->page_max > CTL_PAGE_MAX ? -EINVAL
+										      : CTL_CURSOR_LEN + 2;
+	if (page)
+		return -EINVAL;
 	if (req->op != CTL_OP_SPAWN)
-		return req->flags || req->allow_len || req->deny_len || req->nuids ? -EINVAL : 0;
+		return policy ? -EINVAL : 0;
 	if ((req->flags & ~CTL_FLAGS_KNOWN) || req->allow_len > CTL_ALLOW_MAX ||
 	    req->deny_len > CTL_DENY_MAX || req->nuids > CTL_UIDS_MAX ||
 	    memchr(req->allow, '\0', req->allow_len) || memchr(req->deny, '\0', req->deny_len) ||
@@ -131,14 +142,14 @@ static int ctl_policy_size(const struct ctl_request *req)
 
 int ctl_request_size(const struct ctl_request *req)
 {
-	int policy = ctl_policy_size(req);
+	int tail = ctl_tail_size(req);
 
 	if (ctl_key_ok(req->op, req->key_len) < 0 || ctl_token_ok(req->op, req->token_len) < 0 ||
-	    policy < 0)
+	    tail < 0)
 		return -EINVAL;
 	if (memchr(req->key, '\0', req->key_len) || memchr(req->token, '\0', req->token_len))
 		return -EINVAL;
-	return CTL_REQ_HEAD + req->key_len + 4 + (int)req->token_len + policy;
+	return CTL_REQ_HEAD + req->key_len + 4 + (int)req->token_len + tail;
 }
 
 int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap)
@@ -157,6 +168,12 @@ int ctl_request_encode(const struct ctl_request *req, void *buf, size_t cap)
 	ctl_put32(p, req->token_len);
 	memcpy(p + 4, req->token, req->token_len);
 	p += 4 + req->token_len;
+	if (req->op == CTL_OP_LIST_PAGE) {
+		for (int i = 0; i < 3; i++)
+			ctl_put64(p + 8 * i, req->cursor.pos[i]);
+		ctl_put16(p + CTL_CURSOR_LEN, req->page_max);
+		return size;
+	}
 	if (req->op != CTL_OP_SPAWN)
 		return size;
 	*p++ = req->flags;
@@ -251,7 +268,9 @@ int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
 {
 	const uint8_t *p = buf;
 	struct ctl_policy_spans pol = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
+	struct dmx_list_cursor cursor = { { 0, 0, 0 } };
 	size_t key_len, token_len, off, end;
+	uint16_t page_max = 0;
 	int ret;
 
 	/* Judge each field as soon as it is visible, so a hostile length fails
@@ -290,6 +309,15 @@ int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
 		if (ret <= 0)
 			return ret;
 		end = (size_t)ret;
+	} else if (p[0] == CTL_OP_LIST_PAGE) {
+		if (len - end < CTL_CURSOR_LEN + 2)
+			return 0;
+		page_max = ctl_get16(p + end + CTL_CURSOR_LEN);
+		if (page_max < 1 || page_max > CTL_PAGE_MAX)
+			return -EMSGSIZE;
+		for (int i = 0; i < 3; i++)
+			cursor.pos[i] = ctl_get64(p + end + 8 * i);
+		end += CTL_CURSOR_LEN + 2;
 	}
 
 	out->op = p[0];
@@ -307,6 +335,8 @@ int ctl_request_decode(const void *buf, size_t len, struct ctl_request *out)
 	out->nuids = (uint16_t)pol.uids.len;
 	for (size_t i = 0; i < pol.uids.len; i++)
 		out->uids[i] = ctl_get32(p + pol.uids.off + 4 * i);
+	out->cursor = cursor;
+	out->page_max = page_max;
 	return (int)end;
 }
 
@@ -515,175 +545,55 @@ int ctl_list_decode(const void *payload, size_t len, struct dmx_entry *out, size
 	return (int)count;
 }
 
-int ctl_send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes: 0, -EBADMSG on EOF first, or -errno. */
-static int ctl_recv_all(int fd, void *buf, size_t len)
+int ctl_page_encode(const struct dmx_list_cursor *cur, const struct dmx_entry *entries, size_t n,
+		    void *buf, size_t cap)
 {
 	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EBADMSG;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int ctl_recv_request(int fd, struct ctl_request *req)
-{
-	/* The frame is bounded, so it always fits: a peer can make us wait (the
-	 * caller sets a receive timeout) but never allocate. */
-	uint8_t buf[CTL_REQ_MAX];
-	size_t have = 0;
 	int ret;
 
-	for (;;) {
-		ret = ctl_request_decode(buf, have, req);
-		if (ret != 0)
-			break;
-		if (have == sizeof(buf)) {
-			/* Unreachable while decode bounds every length: kept so a
-			 * future op cannot turn this into a zero-length recv loop. */
-			ret = -EMSGSIZE;
-			break;
-		}
-		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			break;
-		}
-		if (n == 0) {
-			ret = have ? -EBADMSG : -ENODATA;
-			break;
-		}
-		have += (size_t)n;
-	}
-	explicit_bzero(buf, have);
-	return ret < 0 ? ret : 0;
+	if (cap < CTL_CURSOR_LEN)
+		return -ENOSPC;
+	for (int i = 0; i < 3; i++)
+		ctl_put64(p + 8 * i, cur->pos[i]);
+	ret = ctl_list_encode(entries, n, p + CTL_CURSOR_LEN, cap - CTL_CURSOR_LEN);
+	return ret < 0 ? ret : ret + CTL_CURSOR_LEN;
 }
 
-int ctl_send_reply(int fd, int status, const void *payload, size_t len)
+int ctl_page_decode(const void *payload, size_t len, struct dmx_list_cursor *cur,
+		    struct dmx_entry *out, size_t cap)
 {
-	uint8_t head[CTL_REPLY_HEAD];
-	int ret = ctl_reply_head_encode(status, len, head);
+	const uint8_t *p = payload;
+	int ret;
 
+	if (len < CTL_CURSOR_LEN)
+		return -EBADMSG;
+	ret = ctl_list_decode(p + CTL_CURSOR_LEN, len - CTL_CURSOR_LEN, out, cap);
 	if (ret < 0)
 		return ret;
-	ret = ctl_send_all(fd, head, sizeof(head));
-	if (ret < 0 || len == 0)
-		return ret;
-	return ctl_send_all(fd, payload, len);
-}
-
-int ctl_recv_reply(int fd, int *status, void **payload, size_t *len)
-{
-	uint8_t head[CTL_REPLY_HEAD];
-	size_t plen;
-	void *buf = NULL;
-	int st, ret;
-
-	ret = ctl_recv_all(fd, head, sizeof(head));
-	if (ret < 0)
-		return ret;
-	ret = ctl_reply_head_decode(head, &st, &plen);
-	if (ret < 0)
-		return ret;
-	if (plen) {
-		buf = malloc(plen);
-		if (!buf)
-			return -ENOMEM;
-		ret = ctl_recv_all(fd, buf, plen);
-		if (ret < 0) {
-			free(buf);
-			return ret;
-		}
-	}
-	*status = st;
-	*payload = buf;
-	*len = plen;
-	return 0;
-}
-
-int ctl_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
-	int fd;
-
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, len + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int ret = -errno;
-
-		if (ret == -EINTR)
-			continue;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-int ctl_call(const char *path, const struct ctl_request *req, int *status,
-	     void **payload, size_t *len)
-{
-	uint8_t buf[CTL_REQ_MAX];
-	int fd, n, ret;
-
-	n = ctl_request_encode(req, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	fd = ctl_connect(path);
-	if (fd < 0) {
-		ret = fd;
-		goto out;
-	}
-	ret = ctl_send_all(fd, buf, (size_t)n);
-	/* The daemon may refuse (SO_PEERCRED) and close before reading all of
-	 * the request: its answer is still queued for us, and says more than
-	 * EPIPE does. */
-	if (ret == 0 || ret == -EPIPE || ret == -ECONNRESET) {
-		int err = ctl_recv_reply(fd, status, payload, len);
-
-		if (ret == 0 || err == 0)
-			ret = err;
-	}
-	close(fd);
-out:
-	/* The frame may hold a token. */
-	explicit_bzero(buf, (size_t)n);
+	for (int i = 0; i < 3; i++)
+		cur->pos[i] = ctl_get64(p + 8 * i);
 	return ret;
+}
+
+int ctl_replies_fail(uint8_t *buf, size_t len, int err)
+{
+	size_t in = 0, out = 0, plen;
+	int status;
+
+	if (ctl_reply_head_encode(err, 0, (uint8_t[CTL_REPLY_HEAD]){ 0 }) < 0 || err == 0)
+		return -EINVAL;
+	while (in < len) {
+		if (len - in < CTL_REPLY_HEAD ||
+		    ctl_reply_head_decode(buf + in, &status, &plen) < 0 ||
+		    len - in - CTL_REPLY_HEAD < plen)
+			return -EBADMSG;
+		if (status == 0) {
+			ctl_reply_head_encode(err, 0, buf + out);
+		} else if (out != in) {
+			memmove(buf + out, buf + in, CTL_REPLY_HEAD);
+		}
+		out += CTL_REPLY_HEAD;
+		in += CTL_REPLY_HEAD + plen;
+	}
+	return (int)out;
 }

@@ -50,6 +50,9 @@ void usage(FILE *f)
 	      "      --allow, --deny and --uid may repeat (lists are joined). Refused\n"
 	      "      requests get 403. Spawning an existing KEY replaces its token and its\n"
 	      "      whole policy: options left out are cleared, not kept.\n"
+	      "  spawn --batch [--control PATH] [policy options] < LINES\n"
+	      "      one spawn per stdin line KEY<TAB>TOKEN, the policy for all; one line\n"
+	      "      out per line in, the path or an empty line (why: on stderr)\n"
 	      "  teardown [--control PATH] KEY\n"
 	      "      remove KEY's socket and close its connections (unknown KEY: success)\n"
 	      "  ls [--control PATH] [--json]\n"
@@ -59,6 +62,7 @@ void usage(FILE *f)
 	      "  path [--dir DIR] KEY\n"
 	      "      print KEY's socket path (pure: no daemon needed)\n"
 	      "\n"
+	      "spawn, teardown, ls and stats take --timeout SECONDS (default 30; 0: none).\n"
 	      "Use `--` before a KEY that starts with '-'.\n",
 	      f);
 }

@@ -1,6 +1,6 @@
 /* cmd/metrics.c: Prometheus text exposition (format 0.0.4) of a snapshot the
- * daemon fills (see metrics.h); metrics_http.c serves it. It never calls dmx
- * itself and keeps no state between calls.
+ * daemon fills and of containers it lists page by page (see metrics.h);
+ * metrics_http.c serves it. It never calls dmx itself.
  */
 #include "metrics.h"
 
@@ -275,35 +275,46 @@ static const struct metrics_col metrics_cols[] = {
 	  offsetof(struct dmx_stats, errors) },
 };
 
-static void metrics_containers(struct mbuf *b, const struct metrics_snapshot *s)
+/* The per-container families: the five counters of metrics_cols, then the
+ * responses by class, then the bytes by direction. */
+#define METRICS_FAMILIES (sizeof(metrics_cols) / sizeof(metrics_cols[0]) + 2)
+
+static void metrics_family_head(struct mbuf *b, size_t f)
 {
+	size_t ncols = sizeof(metrics_cols) / sizeof(metrics_cols[0]);
+
+	if (f < ncols)
+		metrics_family(b, metrics_cols[f].name, metrics_cols[f].type, metrics_cols[f].help);
+	else if (f == ncols)
+		metrics_family(b, "dockmux_container_responses_total", "counter",
+			       "Responses sent to the container by status class, the daemon's and dockmux's own.");
+	else
+		metrics_family(b, "dockmux_container_bytes_total", "counter",
+			       "Bytes relayed for the container: up is container to daemon, down the reverse.");
+}
+
+/* Family f's samples of n entries. */
+static void metrics_family_samples(struct mbuf *b, size_t f, const struct dmx_entry *e, size_t n)
+{
+	size_t ncols = sizeof(metrics_cols) / sizeof(metrics_cols[0]);
 	char extra[32];
-	size_t c, i;
-	int k;
 
-	for (c = 0; c < sizeof(metrics_cols) / sizeof(metrics_cols[0]); c++) {
-		metrics_family(b, metrics_cols[c].name, metrics_cols[c].type, metrics_cols[c].help);
-		for (i = 0; i < s->nentries; i++)
-			metrics_key_sample(b, metrics_cols[c].name, s->entries[i].key, NULL,
-					   metrics_stat(&s->entries[i].stats, metrics_cols[c].off));
-	}
-
-	metrics_family(b, "dockmux_container_responses_total", "counter",
-		       "Responses sent to the container by status class, the daemon's and dockmux's own.");
-	for (i = 0; i < s->nentries; i++)
-		for (k = 1; k <= 5; k++) {
-			snprintf(extra, sizeof(extra), "class=\"%dxx\"", k);
-			metrics_key_sample(b, "dockmux_container_responses_total", s->entries[i].key,
-					   extra, s->entries[i].stats.responses[k]);
+	for (size_t i = 0; i < n; i++) {
+		if (f < ncols) {
+			metrics_key_sample(b, metrics_cols[f].name, e[i].key, NULL,
+					   metrics_stat(&e[i].stats, metrics_cols[f].off));
+		} else if (f == ncols) {
+			for (int k = 1; k <= 5; k++) {
+				snprintf(extra, sizeof(extra), "class=\"%dxx\"", k);
+				metrics_key_sample(b, "dockmux_container_responses_total", e[i].key,
+						   extra, e[i].stats.responses[k]);
+			}
+		} else {
+			metrics_key_sample(b, "dockmux_container_bytes_total", e[i].key,
+					   "direction=\"up\"", e[i].stats.bytes_up);
+			metrics_key_sample(b, "dockmux_container_bytes_total", e[i].key,
+					   "direction=\"down\"", e[i].stats.bytes_down);
 		}
-
-	metrics_family(b, "dockmux_container_bytes_total", "counter",
-		       "Bytes relayed for the container: up is container to daemon, down the reverse.");
-	for (i = 0; i < s->nentries; i++) {
-		metrics_key_sample(b, "dockmux_container_bytes_total", s->entries[i].key,
-				   "direction=\"up\"", s->entries[i].stats.bytes_up);
-		metrics_key_sample(b, "dockmux_container_bytes_total", s->entries[i].key,
-				   "direction=\"down\"", s->entries[i].stats.bytes_down);
 	}
 }
 
@@ -337,43 +348,151 @@ static void metrics_rings(struct mbuf *b, const struct metrics_snapshot *s)
 	}
 }
 
-int metrics_render(const struct metrics_snapshot *s, char **out, size_t *len)
+/* Everything after the per-container families. */
+static void metrics_tail(struct mbuf *b, const struct metrics_snapshot *s)
 {
-	struct mbuf b = { 0 };
 	char num[40];
 
-	metrics_containers(&b, s);
-	metrics_rings(&b, s);
+	metrics_rings(b, s);
 
-	metrics_family(&b, "dockmux_containers", "gauge", "Live containers.");
-	mbuf_printf(&b, "dockmux_containers %" PRIu64 "\n", s->total.containers);
-	metrics_family(&b, "dockmux_spawns_total", "counter", "Successful spawns, including respawns of a live key.");
-	mbuf_printf(&b, "dockmux_spawns_total %" PRIu64 "\n", s->spawns);
-	metrics_family(&b, "dockmux_spawn_errors_total", "counter", "Failed spawns.");
-	mbuf_printf(&b, "dockmux_spawn_errors_total %" PRIu64 "\n", s->spawn_errors);
-	metrics_family(&b, "dockmux_teardowns_total", "counter", "Teardowns.");
-	mbuf_printf(&b, "dockmux_teardowns_total %" PRIu64 "\n", s->teardowns);
-	metrics_hist(&b, "dockmux_spawn_duration_seconds", "Time to spawn a container's socket.",
+	metrics_family(b, "dockmux_containers", "gauge", "Live containers.");
+	mbuf_printf(b, "dockmux_containers %" PRIu64 "\n", s->total.containers);
+	metrics_family(b, "dockmux_spawns_total", "counter", "Successful spawns, including respawns of a live key.");
+	mbuf_printf(b, "dockmux_spawns_total %" PRIu64 "\n", s->spawns);
+	metrics_family(b, "dockmux_spawn_errors_total", "counter", "Failed spawns.");
+	mbuf_printf(b, "dockmux_spawn_errors_total %" PRIu64 "\n", s->spawn_errors);
+	metrics_family(b, "dockmux_teardowns_total", "counter", "Teardowns.");
+	mbuf_printf(b, "dockmux_teardowns_total %" PRIu64 "\n", s->teardowns);
+	metrics_hist(b, "dockmux_spawn_duration_seconds", "Time to spawn a container's socket.",
 		     &s->spawn_latency);
-	metrics_hist(&b, "dockmux_teardown_duration_seconds", "Time to tear a container down.",
+	metrics_hist(b, "dockmux_teardown_duration_seconds", "Time to tear a container down.",
 		     &s->teardown_latency);
-	metrics_family(&b, "dockmux_process_start_time_seconds", "gauge",
+	metrics_family(b, "dockmux_process_start_time_seconds", "gauge",
 		       "Start time of the process since the unix epoch in seconds.");
 	metrics_fmt_double(num, sizeof(num), s->start_time_seconds);
-	mbuf_printf(&b, "dockmux_process_start_time_seconds %s\n", num);
-	metrics_family(&b, "dockmux_requests_total", "counter",
+	mbuf_printf(b, "dockmux_process_start_time_seconds %s\n", num);
+	metrics_family(b, "dockmux_requests_total", "counter",
 		       "Request heads forwarded upstream, over live and torn-down containers.");
-	mbuf_printf(&b, "dockmux_requests_total %" PRIu64 "\n", s->total.requests);
-	metrics_family(&b, "dockmux_bytes_total", "counter",
+	mbuf_printf(b, "dockmux_requests_total %" PRIu64 "\n", s->total.requests);
+	metrics_family(b, "dockmux_bytes_total", "counter",
 		       "Bytes relayed, over live and torn-down containers: up is container to daemon.");
-	mbuf_printf(&b, "dockmux_bytes_total{direction=\"up\"} %" PRIu64 "\n", s->total.bytes_up);
-	mbuf_printf(&b, "dockmux_bytes_total{direction=\"down\"} %" PRIu64 "\n", s->total.bytes_down);
+	mbuf_printf(b, "dockmux_bytes_total{direction=\"up\"} %" PRIu64 "\n", s->total.bytes_up);
+	mbuf_printf(b, "dockmux_bytes_total{direction=\"down\"} %" PRIu64 "\n", s->total.bytes_down);
+}
 
-	if (b.err) {
-		free(b.p);
-		return b.err;
+/* ---- the stream ---- */
+
+struct metrics_stream {
+	const struct metrics_snapshot *s;
+	metrics_page_fn page;
+	void *ud;
+	size_t family;              /* per-container family; METRICS_FAMILIES: the tail */
+	bool started;               /* its head is out */
+	struct dmx_list_cursor cur;
+	struct dmx_entry *entries;  /* METRICS_PAGE */
+	struct mbuf b;
+};
+
+/* The snapshot's own array as pages: the cursor is the next index. */
+static int metrics_array_page(void *ud, struct dmx_list_cursor *cur, struct dmx_entry *out,
+			      size_t cap)
+{
+	const struct metrics_snapshot *s = ud;
+	size_t i = cur->pos[0], n = 0;
+
+	while (i < s->nentries && n < cap)
+		out[n++] = s->entries[i++];
+	cur->pos[0] = i;
+	return (int)n;
+}
+
+int metrics_stream_new(const struct metrics_snapshot *s, metrics_page_fn page, void *ud,
+		       struct metrics_stream **out)
+{
+	struct metrics_stream *st = calloc(1, sizeof(*st));
+
+	if (st)
+		st->entries = malloc(METRICS_PAGE * sizeof(*st->entries));
+	if (!st || !st->entries) {
+		free(st);
+		return -ENOMEM;
 	}
-	*out = b.p;
-	*len = b.len;
+	st->s = s;
+	st->page = page ? page : metrics_array_page;
+	st->ud = page ? ud : (void *)s;
+	*out = st;
+	return 0;
+}
+
+void metrics_stream_free(struct metrics_stream *st)
+{
+	if (!st)
+		return;
+	free(st->entries);
+	free(st->b.p);
+	free(st);
+}
+
+int metrics_stream_next(struct metrics_stream *st, const char **text, size_t *len)
+{
+	int n;
+
+	st->b.len = 0;
+	while (st->b.len == 0 && st->family <= METRICS_FAMILIES) {
+		if (st->family == METRICS_FAMILIES) {
+			metrics_tail(&st->b, st->s);
+			st->family++;
+			break;
+		}
+		if (!st->started) {
+			metrics_family_head(&st->b, st->family);
+			st->started = true;
+		}
+		n = st->page(st->ud, &st->cur, st->entries, METRICS_PAGE);
+		if (n < 0)
+			return n;
+		if (n == 0) {
+			/* A family's samples are one group (0.0.4): the next
+			 * family starts only once this walk has ended. */
+			st->family++;
+			st->started = false;
+			memset(&st->cur, 0, sizeof(st->cur));
+			continue;
+		}
+		metrics_family_samples(&st->b, st->family, st->entries, (size_t)n);
+	}
+	if (st->b.err)
+		return st->b.err;
+	if (st->b.len == 0)
+		return 0;
+	*text = st->b.p;
+	*len = st->b.len;
+	return 1;
+}
+
+int metrics_render(const struct metrics_snapshot *s, char **out, size_t *len)
+{
+	struct metrics_stream *st;
+	struct mbuf all = { 0 };
+	const char *text;
+	size_t n;
+	int ret;
+
+	ret = metrics_stream_new(s, NULL, NULL, &st);
+	if (ret < 0)
+		return ret;
+	while ((ret = metrics_stream_next(st, &text, &n)) > 0)
+		mbuf_add(&all, text, n);
+	metrics_stream_free(st);
+	if (ret == 0 && all.err)
+		ret = all.err;
+	if (ret == 0 && !all.p)
+		mbuf_add(&all, "", 0);
+	if (ret < 0 || all.err) {
+		free(all.p);
+		return ret < 0 ? ret : all.err;
+	}
+	*out = all.p;
+	*len = all.len;
 	return 0;
 }

@@ -1,8 +1,9 @@
-/* cmd/metrics.h: the Prometheus /metrics endpoint of `dockmux serve`.
- * A snapshot the daemon fills, a renderer to the text exposition format 0.0.4,
- * and a tiny blocking HTTP/1.1 server meant for the daemon's control thread:
- * one connection per call, bounded in bytes and time. It keeps no state of its
- * own and never touches dmx: the daemon gathers the numbers (fill callback).
+/* cmd/metrics.h: the Prometheus /metrics text of `dockmux serve`: a snapshot
+ * the daemon fills, containers it lists page by page, and a renderer to the
+ * text exposition format 0.0.4 that goes one page at a time, so a scrape of
+ * 30,000 containers never holds more than a page of them (metrics.c). It
+ * never touches dmx: the daemon gathers the numbers (metrics_http.h's
+ * callbacks).
  */
 #ifndef DMX_CMD_METRICS_H
 #define DMX_CMD_METRICS_H
@@ -38,7 +39,7 @@ struct metrics_ring {
 
 /* Everything one scrape shows. The daemon owns every pointer in it. */
 struct metrics_snapshot {
-	const struct dmx_entry *entries; /* from dmx_list(); keys must be distinct */
+	const struct dmx_entry *entries; /* when no page function lists them; keys distinct */
 	size_t nentries;
 	const struct metrics_ring *rings; /* ring i gets label ring="i" */
 	size_t nrings;
@@ -59,5 +60,25 @@ struct metrics_snapshot {
  * unescaping then percent-decoding. Keys without '%', control bytes or
  * invalid UTF-8 read as themselves. 0 or -ENOMEM; *out and *len only on success. */
 int metrics_render(const struct metrics_snapshot *s, char **out, size_t *len);
+
+/* Containers page by page, as dmx_list_page: up to cap entries after *cur
+ * (zeroed to start), 0 at the end, or -errno. */
+typedef int (*metrics_page_fn)(void *ud, struct dmx_list_cursor *cur, struct dmx_entry *out,
+			       size_t cap);
+
+/* Entries a stream holds at once. */
+#define METRICS_PAGE 256
+
+/* The same text as metrics_render, a piece at a time. page (NULL: s's own
+ * entries) is walked once per per-container family, each family's samples
+ * one contiguous group; a container spawned or torn down meanwhile may be
+ * in some families and not others. s must live until metrics_stream_free. */
+struct metrics_stream;
+int metrics_stream_new(const struct metrics_snapshot *s, metrics_page_fn page, void *ud,
+		       struct metrics_stream **out);
+/* The next piece: 1 with *text and *len (valid until the next call), 0 at the
+ * end, or a negative errno (from page, or -ENOMEM). */
+int metrics_stream_next(struct metrics_stream *st, const char **text, size_t *len);
+void metrics_stream_free(struct metrics_stream *st);
 
 #endif

@@ -1,240 +1,29 @@
-/* cmd/metrics_http.c: the /metrics endpoint: a loopback-only or Unix
- * listener and a one-connection-per-call HTTP/1.1 server for the text of
- * metrics.c (see metrics_http.h). Not a general HTTP server: no keep-alive,
- * no bodies, no chunking.
+/* cmd/metrics_http.c: the /metrics endpoint's small non-blocking HTTP/1.1
+ * server for the text of metrics.c (see metrics_http.h): one poll loop,
+ * every client a state machine with deadlines, the body rendered a page at a
+ * time as the client takes it. Not a general HTTP server: no keep-alive, no
+ * request bodies. Where it listens: metrics_listen.c.
  */
 #include "metrics_http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-/* ---- listening ---- */
-
-static int metrics_fail(const char **why, const char *msg, int err)
-{
-	if (why)
-		*why = msg;
-	return err;
-}
-
-/* bind() said EADDRINUSE: replace the file only if it is a socket nobody
- * accepts on (left by a crashed daemon). Never unlink anything else. */
-static int metrics_unix_stale(const char *path, const struct sockaddr_un *sa, const char **why)
-{
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0)
-		return metrics_fail(why, "cannot stat the metrics socket path", -errno);
-	if (!S_ISSOCK(st.st_mode))
-		return metrics_fail(why, "the metrics socket path exists and is not a socket", -EEXIST);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return metrics_fail(why, "cannot create a socket", -errno);
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
-	close(fd);
-	/* A full backlog (EAGAIN) still means somebody listens. */
-	if (ret == 0 || ret == -EAGAIN)
-		return metrics_fail(why, "another process is listening on the metrics socket",
-				    -EADDRINUSE);
-	if (ret != -ECONNREFUSED)
-		return metrics_fail(why, "cannot probe the existing metrics socket", ret);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return metrics_fail(why, "cannot remove the stale metrics socket", -errno);
-	return 0;
-}
-
-static int metrics_listen_unix(const char *path, int *fd_out, const char **why)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n = strlen(path);
-	int fd, ret;
-
-	if (n >= sizeof(sa.sun_path))
-		return metrics_fail(why, "metrics socket path too long", -ENAMETOOLONG);
-	memcpy(sa.sun_path, path, n + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return metrics_fail(why, "cannot create a socket", -errno);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		if (ret != -EADDRINUSE) {
-			metrics_fail(why, "cannot bind the metrics socket", ret);
-			goto err;
-		}
-		ret = metrics_unix_stale(path, &sa, why);
-		if (ret < 0)
-			goto err;
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			ret = metrics_fail(why, "cannot bind the metrics socket", -errno);
-			goto err;
-		}
-	}
-	/* Before listen(), so nobody can connect while the umask's mode holds. */
-	if (chmod(path, 0660) < 0) {
-		ret = metrics_fail(why, "cannot chmod the metrics socket", -errno);
-		goto err_unlink;
-	}
-	if (listen(fd, 16) < 0) {
-		ret = metrics_fail(why, "cannot listen on the metrics socket", -errno);
-		goto err_unlink;
-	}
-	*fd_out = fd;
-	return 0;
-err_unlink:
-	unlink(path);
-err:
-	close(fd);
-	return ret;
-}
-
-static int metrics_parse_port(const char *s, uint16_t *port)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 5)
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (i == 0 || v > 65535)
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-static int metrics_listen_inet(const char *addr, int *fd_out, const char **why)
-{
-	static const char refuse[] =
-		"refusing a non-loopback metrics address: /metrics is unauthenticated; "
-		"use 127.0.0.1:PORT, [::1]:PORT or a Unix socket path";
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} u;
-	const char *host, *port_s;
-	char hostbuf[INET6_ADDRSTRLEN + 1];
-	size_t hlen;
-	uint16_t port;
-	socklen_t salen;
-	int fd, ret, one = 1;
-	bool v6 = addr[0] == '[';
-
-	memset(&u, 0, sizeof(u));
-	if (v6) {
-		const char *close_br = strchr(addr, ']');
-
-		if (!close_br || close_br[1] != ':')
-			return metrics_fail(why, "expected [IPV6]:PORT", -EINVAL);
-		host = addr + 1;
-		hlen = (size_t)(close_br - host);
-		port_s = close_br + 2;
-	} else {
-		const char *colon = strrchr(addr, ':');
-
-		if (!colon)
-			return metrics_fail(why, "expected /path, HOST:PORT or [IPV6]:PORT", -EINVAL);
-		host = addr;
-		hlen = (size_t)(colon - addr);
-		port_s = colon + 1;
-		if (memchr(host, ':', hlen))
-			return metrics_fail(why, "an IPv6 metrics address needs brackets: [::1]:PORT",
-					    -EINVAL);
-	}
-	if (hlen == 0)
-		return metrics_fail(why, refuse, -EPERM); /* ":9100" means every address */
-	if (hlen >= sizeof(hostbuf))
-		return metrics_fail(why, "metrics host is not a numeric address", -EINVAL);
-	memcpy(hostbuf, host, hlen);
-	hostbuf[hlen] = '\0';
-	if (metrics_parse_port(port_s, &port) < 0)
-		return metrics_fail(why, "metrics port must be a number 0..65535", -EINVAL);
-
-	if (v6) {
-		if (inet_pton(AF_INET6, hostbuf, &u.in6.sin6_addr) != 1)
-			return metrics_fail(why, "metrics host is not a numeric IPv6 address", -EINVAL);
-		/* Only ::1: a v4-mapped 127.x would need a dual-stack socket. */
-		if (!IN6_IS_ADDR_LOOPBACK(&u.in6.sin6_addr))
-			return metrics_fail(why, refuse, -EPERM);
-		u.in6.sin6_family = AF_INET6;
-		u.in6.sin6_port = htons(port);
-		salen = sizeof(u.in6);
-	} else {
-		if (strcmp(hostbuf, "localhost") == 0)
-			strcpy(hostbuf, "127.0.0.1");
-		if (inet_pton(AF_INET, hostbuf, &u.in4.sin_addr) != 1)
-			return metrics_fail(why,
-					    "metrics host must be a numeric loopback address or localhost",
-					    -EINVAL);
-		if ((ntohl(u.in4.sin_addr.s_addr) >> 24) != 127)
-			return metrics_fail(why, refuse, -EPERM);
-		u.in4.sin_family = AF_INET;
-		u.in4.sin_port = htons(port);
-		salen = sizeof(u.in4);
-	}
-
-	fd = socket(u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return metrics_fail(why, "cannot create a socket", -errno);
-	/* A restarted daemon must rebind while old connections sit in TIME_WAIT. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)) {
-		ret = metrics_fail(why, "cannot set socket options", -errno);
-		goto err;
-	}
-	if (bind(fd, &u.sa, salen) < 0) {
-		ret = metrics_fail(why, "cannot bind the metrics address", -errno);
-		goto err;
-	}
-	if (listen(fd, 16) < 0) {
-		ret = metrics_fail(why, "cannot listen on the metrics address", -errno);
-		goto err;
-	}
-	*fd_out = fd;
-	return 0;
-err:
-	close(fd);
-	return ret;
-}
-
-int metrics_listen(const char *addr, int *fd_out, const char **why)
-{
-	if (!addr || !addr[0])
-		return metrics_fail(why, "empty metrics address", -EINVAL);
-	if (addr[0] == '/')
-		return metrics_listen_unix(addr, fd_out, why);
-	return metrics_listen_inet(addr, fd_out, why);
-}
-
-void metrics_unlink(const char *addr)
-{
-	struct stat st;
-
-	if (!addr || addr[0] != '/')
-		return;
-	if (lstat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(addr);
-}
-
-/* ---- serving one connection ---- */
+/* ---- serving ---- */
 
 #define METRICS_HEAD_MAX 8192
 #define METRICS_READ_MS 2000
-#define METRICS_WRITE_MS 5000
+#define METRICS_WRITE_MS 30000
+#define METRICS_CONNS_MAX 16
+#define METRICS_ACCEPTS 16
 
 static int64_t metrics_now_ms(void)
 {
@@ -242,28 +31,6 @@ static int64_t metrics_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 1 ready, 0 deadline passed, negative errno. The fd is non-blocking, so a
- * slow client costs at most the deadline, however it trickles bytes. */
-static int metrics_wait(int fd, short events, int64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int64_t left;
-	int ret;
-
-	for (;;) {
-		left = deadline - metrics_now_ms();
-		if (left <= 0)
-			return 0;
-		ret = poll(&p, 1, (int)left);
-		if (ret > 0)
-			return 1;
-		if (ret == 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
 }
 
 static bool metrics_tchar(unsigned char c)
@@ -389,156 +156,342 @@ static const char *metrics_reason(int status)
 	}
 }
 
-/* Best effort: a client that stops reading or goes away just loses it. */
-static void metrics_send(int fd, int status, bool head, const char *body, size_t blen)
+
+/* One client. Reading its head, then sending the answer: a head of our own,
+ * then (a 200 to GET) the exposition, one piece per send as it drains. */
+struct mconn {
+	int fd;
+	bool sending;               /* the head is read; the answer goes out */
+	int64_t deadline;           /* the whole head, then the whole answer */
+	uint64_t serial;            /* accept order */
+	size_t head_len;
+	char head[METRICS_HEAD_MAX];
+	char hdr[320];              /* our response head (or a whole error answer) */
+	const char *out;
+	size_t out_off, out_len;
+	struct metrics_stream *st;  /* the body still to render; NULL: none */
+	struct metrics_snapshot snap;
+	bool filled;                /* snap needs release */
+	bool done;                  /* everything sent, or given up: close */
+};
+
+struct metrics_server {
+	const struct metrics_source *src;
+	struct mconn *conns[METRICS_CONNS_MAX];
+	size_t n;
+	uint64_t serial;
+	int reserve_fd;             /* /dev/null: let go to answer an accept when out of fds */
+};
+
+static void metrics_report(const struct metrics_server *sv, const char *what, int err)
 {
-	char hdr[256];
-	struct iovec iov[2];
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	int64_t deadline = metrics_now_ms() + METRICS_WRITE_MS;
-	int n;
-
-	n = snprintf(hdr, sizeof(hdr),
-		     "HTTP/1.1 %d %s\r\n"
-		     "Content-Type: %s\r\n"
-		     "Content-Length: %zu\r\n"
-		     "%s"
-		     "Connection: close\r\n\r\n",
-		     status, metrics_reason(status),
-		     status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-				   : "text/plain; charset=utf-8",
-		     blen, status == 405 ? "Allow: GET, HEAD\r\n" : "");
-	iov[0] = (struct iovec){ hdr, (size_t)n };
-	iov[1] = (struct iovec){ (void *)body, head ? 0 : blen };
-	while (iov[0].iov_len + iov[1].iov_len) {
-		ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN || metrics_wait(fd, POLLOUT, deadline) <= 0)
-				return;
-			continue;
-		}
-		for (int i = 0; i < 2 && w > 0; i++) {
-			size_t k = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
-
-			iov[i].iov_base = (char *)iov[i].iov_base + k;
-			iov[i].iov_len -= k;
-			w -= (ssize_t)k;
-		}
-	}
+	if (sv->src->error)
+		sv->src->error(sv->src->ud, what, err);
 }
 
-static void metrics_error(int fd, int status, bool head)
+static void mconn_release(struct metrics_server *sv, struct mconn *c)
+{
+	metrics_stream_free(c->st);
+	c->st = NULL;
+	if (c->filled && sv->src->release)
+		sv->src->release(sv->src->ud, &c->snap);
+	c->filled = false;
+}
+
+/* Closing with unread bytes makes TCP send a RST, which can destroy the
+ * answer before the client reads it: half-close, then drop what is already
+ * queued (never wait for more). */
+static void mconn_free(struct metrics_server *sv, struct mconn *c)
+{
+	char drain[4096];
+
+	mconn_release(sv, c);
+	shutdown(c->fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(c->fd, drain, sizeof(drain), MSG_DONTWAIT) > 0; i++)
+		;
+	close(c->fd);
+	free(c);
+}
+
+/* Queue our head: with a body of blen bytes (errors), or lengthless for the
+ * exposition, which ends with the connection. */
+static void mconn_answer(struct mconn *c, int status, bool head_only, const char *body, size_t blen,
+			 bool stream, int64_t now)
+{
+	int n;
+
+	if (stream)
+		n = snprintf(c->hdr, sizeof(c->hdr),
+			     "HTTP/1.1 200 OK\r\n"
+			     "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			     "Connection: close\r\n\r\n");
+	else
+		n = snprintf(c->hdr, sizeof(c->hdr),
+			     "HTTP/1.1 %d %s\r\n"
+			     "Content-Type: text/plain; charset=utf-8\r\n"
+			     "Content-Length: %zu\r\n"
+			     "%s"
+			     "Connection: close\r\n\r\n%s",
+			     status, metrics_reason(status), blen,
+			     status == 405 ? "Allow: GET, HEAD\r\n" : "", head_only ? "" : body);
+	c->out = c->hdr;
+	c->out_off = 0;
+	c->out_len = (size_t)n;
+	c->sending = true;
+	c->deadline = now + METRICS_WRITE_MS;
+}
+
+static void mconn_error(struct mconn *c, int status, bool head_only, int64_t now)
 {
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, metrics_reason(status));
 
-	metrics_send(fd, status, head, body, (size_t)n);
+	mconn_answer(c, status, head_only, body, (size_t)n, false, now);
 }
 
-static int metrics_serve(int fd, int (*fill)(void *ud, struct metrics_snapshot *s),
-			 void (*release)(void *ud, struct metrics_snapshot *s), void *ud)
+/* The head is whole: answer it. */
+static void mconn_route(struct metrics_server *sv, struct mconn *c, size_t hend, int64_t now)
 {
-	char buf[METRICS_HEAD_MAX];
-	int64_t deadline = metrics_now_ms() + METRICS_READ_MS;
 	struct metrics_req req;
-	struct metrics_snapshot snap;
-	size_t len = 0, hend = 0;
-	char *body = NULL;
-	size_t blen = 0;
 	int ret;
 
-	while (!hend) {
+	metrics_parse(c->head, hend, &req);
+	if (req.status != 200) {
+		mconn_error(c, req.status, req.head, now);
+		return;
+	}
+	memset(&c->snap, 0, sizeof(c->snap));
+	ret = sv->src->fill(sv->src->ud, &c->snap);
+	c->filled = true;
+	if (ret >= 0 && !req.head)
+		ret = metrics_stream_new(&c->snap, sv->src->page, sv->src->ud, &c->st);
+	if (ret < 0) {
+		mconn_release(sv, c);
+		metrics_report(sv, "metrics snapshot", ret);
+		mconn_error(c, 503, req.head, now);
+		return;
+	}
+	if (req.head)
+		mconn_release(sv, c);
+	mconn_answer(c, 200, req.head, NULL, 0, true, now);
+}
+
+static void mconn_read(struct metrics_server *sv, struct mconn *c, int64_t now)
+{
+	for (;;) {
+		size_t from, hend;
 		ssize_t r;
 
-		if (len == sizeof(buf)) {
-			metrics_error(fd, 431, false);
-			return 1;
+		if (c->head_len == sizeof(c->head)) {
+			mconn_error(c, 431, false, now);
+			return;
 		}
-		r = recv(fd, buf + len, sizeof(buf) - len, 0);
+		r = recv(c->fd, c->head + c->head_len, sizeof(c->head) - c->head_len, MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				return 1; /* reset by the client */
-			ret = metrics_wait(fd, POLLIN, deadline);
-			if (ret == 0)
-				metrics_error(fd, 408, false);
-			if (ret <= 0)
-				return 1;
-			continue;
+				c->done = true;   /* reset by the client */
+			return;
 		}
 		if (r == 0) {
 			/* A half-closed client may still read an answer to its fragment. */
-			if (len)
-				metrics_error(fd, 400, false);
-			return 1;
+			if (c->head_len)
+				mconn_error(c, 400, false, now);
+			else
+				c->done = true;
+			return;
 		}
 		/* Rescan a little before the new bytes: the terminator may straddle. */
-		size_t from = len >= 3 ? len - 3 : 0;
-
-		len += (size_t)r;
-		hend = metrics_head_end(buf + from, len - from);
-		if (hend)
-			hend += from;
-	}
-
-	metrics_parse(buf, hend, &req);
-	if (req.status != 200) {
-		metrics_error(fd, req.status, req.head);
-		return 1;
-	}
-	memset(&snap, 0, sizeof(snap));
-	ret = fill(ud, &snap);
-	if (ret >= 0)
-		ret = metrics_render(&snap, &body, &blen);
-	if (release)
-		release(ud, &snap);
-	if (ret < 0) {
-		metrics_error(fd, 503, req.head);
-		return ret;
-	}
-	metrics_send(fd, 200, req.head, body, blen);
-	free(body);
-	return 1;
-}
-
-int metrics_handle(int listen_fd, int (*fill)(void *ud, struct metrics_snapshot *s),
-		   void (*release)(void *ud, struct metrics_snapshot *s), void *ud)
-{
-	char drain[4096];
-	int fd, ret, i;
-
-	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		switch (errno) {
-		case EAGAIN:
-		case EINTR:
-			return 0;
-		/* accept(2): errors of the pending connection, not of the listener. */
-		case ECONNABORTED:
-		case EPROTO:
-		case ENETDOWN:
-		case ENOPROTOOPT:
-		case EHOSTDOWN:
-		case ENONET:
-		case EHOSTUNREACH:
-		case EOPNOTSUPP:
-		case ENETUNREACH:
-			return 1;
-		default:
-			return -errno;
+		from = c->head_len >= 3 ? c->head_len - 3 : 0;
+		c->head_len += (size_t)r;
+		hend = metrics_head_end(c->head + from, c->head_len - from);
+		if (hend) {
+			mconn_route(sv, c, hend + from, now);
+			return;
 		}
 	}
-	ret = metrics_serve(fd, fill, release, ud);
-	/* Closing with unread bytes makes TCP send a RST, which can destroy the
-	 * answer before the client reads it: half-close, then drop what is
-	 * already queued (never wait for more). */
-	shutdown(fd, SHUT_WR);
-	for (i = 0; i < 16 && recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0; i++)
-		;
-	close(fd);
+}
+
+static void mconn_write(struct metrics_server *sv, struct mconn *c)
+{
+	int ret;
+
+	for (;;) {
+		while (c->out_off < c->out_len) {
+			ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN)
+					c->done = true;   /* it went away: it just loses the rest */
+				return;
+			}
+			c->out_off += (size_t)w;
+		}
+		if (!c->st)
+			break;
+		/* One piece at a time, rendered only when the client has taken
+		 * the last: a slow reader costs a page of memory, not the text. */
+		ret = metrics_stream_next(c->st, &c->out, &c->out_len);
+		c->out_off = 0;
+		if (ret <= 0) {
+			c->out_len = 0;
+			if (ret < 0)
+				metrics_report(sv, "metrics rendering", ret);
+			break;    /* the body is cut short: the client sees it end early */
+		}
+	}
+	mconn_release(sv, c);
+	c->done = true;
+}
+
+/* Out of fds: give the reserve up for one accept so the client gets a 503
+ * instead of waiting in the backlog. */
+static void metrics_refuse_nofd(struct metrics_server *sv, int listen_fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\n\r\n";
+	int fd;
+
+	if (sv->reserve_fd < 0) {
+		poll(NULL, 0, 10);   /* nothing to give up: do not spin */
+		return;
+	}
+	close(sv->reserve_fd);
+	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+	}
+	sv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Room for one more: the oldest client still sending its head goes (a
+ * scraper sends its head at once; one that does not is the one to drop). */
+static bool metrics_make_room(struct metrics_server *sv)
+{
+	size_t victim = sv->n;
+
+	for (size_t i = 0; i < sv->n; i++)
+		if (!sv->conns[i]->sending && !sv->conns[i]->done &&
+		    (victim == sv->n || sv->conns[i]->serial < sv->conns[victim]->serial))
+			victim = i;
+	if (victim == sv->n)
+		return false;
+	sv->conns[victim]->done = true;
+	return true;
+}
+
+static void metrics_accept(struct metrics_server *sv, int listen_fd, int64_t now)
+{
+	for (int k = 0; k < METRICS_ACCEPTS && sv->n < METRICS_CONNS_MAX; k++) {
+		struct mconn *c;
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				metrics_refuse_nofd(sv, listen_fd);
+				continue;
+			}
+			/* accept(2): errors of the pending connection, not of the
+			 * listener, and EAGAIN: nothing (more) to do now. */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+			    errno != EPROTO && errno != ENETDOWN && errno != ENOPROTOOPT &&
+			    errno != EHOSTDOWN && errno != ENONET && errno != EHOSTUNREACH &&
+			    errno != EOPNOTSUPP && errno != ENETUNREACH) {
+				metrics_report(sv, "metrics accept", -errno);
+				poll(NULL, 0, 10);
+			}
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			return;
+		}
+		c->fd = fd;
+		c->serial = ++sv->serial;
+		c->deadline = now + METRICS_READ_MS;
+		sv->conns[sv->n++] = c;
+	}
+}
+
+int metrics_serve(int listen_fd, int stop_fd, const struct metrics_source *src)
+{
+	struct metrics_server sv = { .src = src };
+	struct pollfd pfd[2 + METRICS_CONNS_MAX];
+	int ret = 0;
+
+	sv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (;;) {
+		int64_t now = metrics_now_ms(), wake = 0;
+		size_t n = sv.n;
+		bool room = sv.n < METRICS_CONNS_MAX;
+
+		/* At the limit, the listener is watched only while some client
+		 * that has not sent its head could make room. */
+		for (size_t i = 0; i < n && !room; i++)
+			room = !sv.conns[i]->sending && !sv.conns[i]->done;
+		pfd[0] = (struct pollfd){ .fd = listen_fd, .events = room ? POLLIN : 0 };
+		pfd[1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
+		for (size_t i = 0; i < n; i++) {
+			struct mconn *c = sv.conns[i];
+			int64_t d = c->done ? now : c->deadline;
+
+			pfd[2 + i] = (struct pollfd){ .fd = c->fd,
+						      .events = c->done ? 0 : c->sending ? POLLOUT : POLLIN };
+			if (!wake || d < wake)
+				wake = d;
+		}
+		ret = poll(pfd, 2 + n, wake ? (wake > now ? (int)(wake - now) : 0) : -1);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		ret = 0;
+		if (pfd[1].revents)
+			break;
+		now = metrics_now_ms();
+		for (size_t i = 0; i < n; i++) {
+			struct mconn *c = sv.conns[i];
+
+			if (c->done)
+				continue;
+			if (!c->sending && (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				mconn_read(&sv, c, now);
+			else if (c->sending && (pfd[2 + i].revents & (POLLOUT | POLLHUP | POLLERR)))
+				mconn_write(&sv, c);
+			if (!c->done && now >= c->deadline) {
+				/* A head not whole in time gets a 408; an answer not
+				 * taken in time is just cut. */
+				if (!c->sending) {
+					mconn_error(c, 408, false, now);
+					mconn_write(&sv, c);
+				}
+				c->done = true;
+			}
+		}
+		if ((pfd[0].revents & POLLIN) && sv.n == METRICS_CONNS_MAX)
+			metrics_make_room(&sv);
+		for (size_t i = 0; i < sv.n;) {
+			if (sv.conns[i]->done) {
+				mconn_free(&sv, sv.conns[i]);
+				sv.conns[i] = sv.conns[--sv.n];
+			} else {
+				i++;
+			}
+		}
+		if (pfd[0].revents & POLLIN)
+			metrics_accept(&sv, listen_fd, now);
+	}
+	for (size_t i = 0; i < sv.n; i++)
+		mconn_free(&sv, sv.conns[i]);
+	if (sv.reserve_fd >= 0)
+		close(sv.reserve_fd);
 	return ret;
 }

@@ -29,7 +29,9 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "metrics_listen.h"
 #include "notify.h"
+#include "restore.h"
 #include "state.h"
 #include "takeover.h"
 #include "upgrade.h"
@@ -44,30 +46,6 @@ struct serve_opts {
 	bool takeover;
 	unsigned long grace_ms;
 };
-
-/* Re-create every container of the state file. Their sockets are new
- * inodes: a container that bind-mounted the old one must be recreated. */
-static int restore_one(void *ud, struct ctl_request *req)
-{
-	struct daemon *dm = ud;
-	struct dmx_policy pol;
-	struct log_line l;
-	char path[DMX_PATH_MAX];
-	int ret;
-
-	ctl_request_policy(req, &pol);
-	ret = dmx_spawn_policy(dm->dmx, req->key, req->token, &pol, path, sizeof(path));
-	log_begin(&l, ret < 0 ? "error" : "warn",
-		  ret < 0 ? "restore failed"
-			  : "socket re-created: recreate the container to get its Docker socket back");
-	log_str(&l, "key", req->key);
-	if (ret < 0)
-		log_err(&l, ret);
-	else
-		log_str(&l, "path", path);
-	log_end(&l);
-	return 0;
-}
 
 static int serve_start_state(struct daemon *dm, const struct serve_opts *o)
 {
@@ -88,24 +66,51 @@ static int serve_start_state(struct daemon *dm, const struct serve_opts *o)
 			return ret;
 		control_adopt(dm, fd);
 	} else {
-		ret = state_load(&dm->state, &why);
+		struct state_load_info info;
+		struct restore_counts counts;
+
+		ret = state_load(&dm->state, &why, &info);
 		if (ret == -ENOENT)
-			return 0;
+			goto save;
 		if (ret < 0) {
 			log_begin(&l, "error", "state file unreadable");
 			log_str(&l, "state", o->state);
 			if (why)
 				log_str(&l, "why", why);
+			if (ret == -EBADMSG)
+				log_num(&l, "offset", (long long)info.at);
 			log_err(&l, ret);
 			log_end(&l);
 			return ret;
 		}
+		if (info.dropped) {
+			/* What a crash between a write and its fdatasync leaves:
+			 * those changes were never answered. */
+			log_begin(&l, "warn", "state file: torn tail dropped (changes never acknowledged)");
+			log_str(&l, "state", o->state);
+			log_str(&l, "why", why ? why : "");
+			log_num(&l, "offset", (long long)info.at);
+			log_num(&l, "bytes", (long long)info.dropped);
+			log_end(&l);
+		}
 		log_begin(&l, "info", "restoring");
 		log_str(&l, "state", o->state);
 		log_num(&l, "containers", (long long)state_count(&dm->state));
+		log_num(&l, "records", (long long)info.records);
 		log_end(&l);
-		state_each(&dm->state, restore_one, dm);
+		ret = restore_all(dm->dmx, &dm->state, RESTORE_RETRY_MS, &counts);
+		if (ret < 0)
+			return ret;
+		if (counts.failed) {
+			log_begin(&l, "error", "restore: some containers have no socket (see above)");
+			log_num(&l, "restored", (long long)counts.restored);
+			log_num(&l, "failed", (long long)counts.failed);
+			log_end(&l);
+		}
 	}
+save:
+	/* The journal starts over compacted: a torn tail and every superseded
+	 * record (and its token) are gone from the file. */
 	ret = state_save(&dm->state);
 	if (ret < 0) {
 		log_begin(&l, "error", "state file not written");
@@ -325,17 +330,18 @@ int cmd_serve(int argc, char **argv)
 static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 {
 	struct daemon dm = { .listen_fd = -1, .wake_fd = -1, .metrics_fd = -1,
-			     .control = DEFAULT_CONTROL };
+			     .control = DEFAULT_CONTROL,
+			     .counters_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct serve_opts o = { .state = DEFAULT_STATE, .grace_ms = DEFAULT_GRACE_MS };
 	struct dmx_config cfg;
 	struct log_line l;
-	pthread_t thread;
+	pthread_t thread, mthread;
 	sigset_t sigs;
 	unsigned long v;
 	const char *why;
 	int opt, sig, ret, status = 1;
 	long wd_ms;
-	bool thread_started = false, handed_off = false;
+	bool thread_started = false, mthread_started = false, handed_off = false;
 
 	dmx_config_init(&cfg);
 	cfg.log = log_library;
@@ -532,6 +538,14 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 		goto out_dmx;
 	}
 	thread_started = true;
+	if (dm.metrics_fd >= 0) {
+		ret = -pthread_create(&mthread, NULL, metrics_thread, &dm);
+		if (ret < 0) {
+			fail("metrics thread", ret);
+			goto out_dmx;
+		}
+		mthread_started = true;
+	}
 	log_begin(&l, "info", "ready");
 	log_str(&l, "control", dm.control);
 	log_str(&l, "upstream", cfg.upstream ? cfg.upstream : "/var/run/docker.sock");
@@ -593,20 +607,25 @@ static int cmd_serve_argv(int argc, char **argv, struct upgrade *up)
 	log_end(&l);
 
 	/* Stop taking requests before the rings go, so no spawn lands on a
-	 * closing handle. */
-	if (eventfd_write(dm.wake_fd, 1) == 0)
-		pthread_join(thread, NULL);
-	thread_started = false;
-	serve_drain(&dm, &sigs, (long)o.grace_ms, handed_off, o.log_file);
+	 * closing handle; and let go of the metrics address before a drain
+	 * that may last as long as a stream (a new daemon waits for it). */
 	status = 0;
 out_dmx:
-	if (thread_started && eventfd_write(dm.wake_fd, 1) == 0)
-		pthread_join(thread, NULL);
+	if ((thread_started || mthread_started) && eventfd_write(dm.wake_fd, 1) == 0) {
+		if (thread_started)
+			pthread_join(thread, NULL);
+		if (mthread_started)
+			pthread_join(mthread, NULL);
+	}
+	thread_started = mthread_started = false;
 	if (dm.metrics_fd >= 0) {
 		close(dm.metrics_fd);
+		dm.metrics_fd = -1;
 		if (!handed_off)
 			metrics_unlink(dm.metrics);
 	}
+	if (status == 0)
+		serve_drain(&dm, &sigs, (long)o.grace_ms, handed_off, o.log_file);
 	dmx_close(dm.dmx);
 out_state:
 	state_deinit(&dm.state);

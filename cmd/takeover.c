@@ -2,6 +2,7 @@
 #include "takeover.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "control_io.h"
 #include "log.h"
 
 /* Send u32 len | data with fd attached. */
@@ -50,7 +52,7 @@ static int send_with_fd(int conn, const void *data, uint32_t len, int fd)
 			return -ENOMEM;
 		for (size_t i = (size_t)n; i < total; i++)
 			rest[i - (size_t)n] = i < 4 ? head[i] : ((const uint8_t *)data)[i - 4];
-		ret = ctl_send_all(conn, rest, total - (size_t)n);
+		ret = ctl_send_all(conn, rest, total - (size_t)n, 0);
 		explicit_bzero(rest, total - (size_t)n);
 		free(rest);
 		return ret;
@@ -144,7 +146,7 @@ static int send_ack(int conn, int err)
 {
 	uint8_t ack = (uint8_t)(err < 0 && -err < 256 ? -err : err < 0 ? EIO : 0);
 
-	return ctl_send_all(conn, &ack, 1);
+	return ctl_send_all(conn, &ack, 1, 0);
 }
 
 struct send_ctx {
@@ -246,11 +248,13 @@ int takeover_receive(const char *control_path, dmx *d, struct state *s, int *con
 	*control_fd = -1;
 	if (!req)
 		return -ENOMEM;
-	conn = ctl_connect(control_path);
+	conn = ctl_connect(control_path, ctl_now_ms() + CTL_TIMEOUT_MS_DEFAULT);
 	if (conn < 0) {
 		free(req);
 		return conn;
 	}
+	/* The handoff is one blocking conversation; the old side bounds it. */
+	fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK);
 	{
 		/* Tokens and listeners are only taken from a daemon of root or of
 		 * our own uid, as the old side only hands them to such a peer. */
@@ -269,7 +273,7 @@ int takeover_receive(const char *control_path, dmx *d, struct state *s, int *con
 		uint8_t buf[CTL_REQ_HEAD + 4];
 		int n = ctl_request_encode(req, buf, sizeof(buf));
 
-		ret = n < 0 ? n : ctl_send_all(conn, buf, (size_t)n);
+		ret = n < 0 ? n : ctl_send_all(conn, buf, (size_t)n, 0);
 	}
 	while (ret == 0) {
 		ret = recv_len_fd(conn, &len, &fd);

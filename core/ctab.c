@@ -23,6 +23,8 @@ int ctab_init(struct ctab *t, size_t hint)
 		return -ENOMEM;
 	t->mask = cap - 1;
 	t->count = 0;
+	t->first = t->last = NULL;
+	t->serial = 0;
 	return 0;
 }
 
@@ -34,6 +36,7 @@ void ctab_deinit(struct ctab *t)
 	t->slots = NULL;
 	t->mask = 0;
 	t->count = 0;
+	t->first = t->last = NULL;
 }
 
 static size_t ctab_find_slot(const struct ctab *t, uint64_t hash)
@@ -92,6 +95,14 @@ int ctab_insert(struct ctab *t, struct ctab_item *item)
 		return -EEXIST;
 	t->slots[i] = item;
 	t->count++;
+	item->serial = ++t->serial;
+	item->next = NULL;
+	item->prev = t->last;
+	if (t->last)
+		t->last->next = item;
+	else
+		t->first = item;
+	t->last = item;
 	return 0;
 }
 
@@ -104,6 +115,15 @@ struct ctab_item *ctab_remove(struct ctab *t, uint64_t hash)
 		return NULL;
 	t->slots[i] = NULL;
 	t->count--;
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		t->first = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	else
+		t->last = it->prev;
+	it->prev = it->next = NULL;
 	/* Backward-shift: move later members of the probe run into the hole when
 	 * the hole lies between their home slot and where they sit. */
 	for (j = (i + 1) & t->mask; t->slots[j]; j = (j + 1) & t->mask) {
@@ -126,4 +146,20 @@ struct ctab_item *ctab_next(const struct ctab *t, size_t *pos)
 			return it;
 	}
 	return NULL;
+}
+
+struct ctab_item *ctab_after(const struct ctab *t, uint64_t serial, uint64_t hash)
+{
+	struct ctab_item *it;
+
+	if (serial == 0)
+		return t->first;
+	it = t->slots[ctab_find_slot(t, hash)];
+	if (it && it->serial == serial)
+		return it->next;
+	/* The item we paused on is gone: the list is in serial order, so the
+	 * walk resumes at the first item inserted after it. */
+	for (it = t->first; it && it->serial <= serial; it = it->next)
+		;
+	return it;
 }

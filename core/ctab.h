@@ -14,12 +14,18 @@ struct ctab_item {
 	uint64_t hash;
 	const char *key;      /* owned by the embedding object */
 	size_t keylen;
+	/* Set by ctab_insert: the insertion order, for walks that pause
+	 * (ctab_after). serial grows by one per insert and is never 0. */
+	uint64_t serial;
+	struct ctab_item *prev, *next;
 };
 
 struct ctab {
 	struct ctab_item **slots;
 	size_t mask;          /* capacity - 1, capacity a power of two */
 	size_t count;
+	struct ctab_item *first, *last;   /* insertion order, serials increasing */
+	uint64_t serial;      /* of the last insert */
 };
 
 int ctab_init(struct ctab *t, size_t hint);
@@ -39,5 +45,14 @@ struct ctab_item *ctab_remove(struct ctab *t, uint64_t hash);
 /* Iteration: *pos starts at 0; returns NULL at the end. The table must not
  * change during an iteration. */
 struct ctab_item *ctab_next(const struct ctab *t, size_t *pos);
+
+/* A walk in insertion order that may pause while the table changes: the
+ * first item inserted after the one that was (serial, hash) when the walk
+ * paused, or the first item for serial 0; NULL at the end (follow ->next
+ * from there while the table does not change). Every item present during
+ * the whole walk is met exactly once; items inserted or removed meanwhile
+ * may or may not be. O(1) while the item the walk paused on is still in the
+ * table, else O(count) once. */
+struct ctab_item *ctab_after(const struct ctab *t, uint64_t serial, uint64_t hash);
 
 #endif

@@ -287,25 +287,42 @@ static void ring_policy_describe(const struct container *ctr, char *buf, size_t 
 		 ctr->inspect && ctr->audit ? "," : "", ctr->audit ? "audit" : "");
 }
 
+static void ring_entry_fill(struct dmx_entry *e, const struct container *ctr)
+{
+	memcpy(e->key, ctr->key, ctr->item.keylen + 1);
+	memcpy(e->path, ctr->path, sizeof(e->path));
+	e->stats = ctr->stats;
+	ring_policy_describe(ctr, e->policy, sizeof(e->policy));
+	e->nuids = ctr->nuids;
+}
+
 static int ring_list(struct ring *r, struct ring_cmd *cmd)
 {
 	struct ctab_item *it;
 	size_t pos = 0;
 
 	while ((it = ctab_next(&r->ctab, &pos))) {
-		struct container *ctr = (struct container *)it;
-
-		if (cmd->count < cmd->cap) {
-			struct dmx_entry *e = &cmd->entries[cmd->count];
-
-			memcpy(e->key, ctr->key, ctr->item.keylen + 1);
-			memcpy(e->path, ctr->path, sizeof(e->path));
-			e->stats = ctr->stats;
-			ring_policy_describe(ctr, e->policy, sizeof(e->policy));
-			e->nuids = ctr->nuids;
-		}
+		if (cmd->count < cmd->cap)
+			ring_entry_fill(&cmd->entries[cmd->count], (struct container *)it);
 		cmd->count++;
 	}
+	return 0;
+}
+
+/* One page of a paused walk in spawn order (ctab_after): the cost is the
+ * page's, not the table's, so a listing of every container can go page by
+ * page without a snapshot of the whole table anywhere. */
+static int ring_list_page(struct ring *r, struct ring_cmd *cmd)
+{
+	struct ctab_item *it = ctab_after(&r->ctab, cmd->cursor_serial, cmd->cursor_hash);
+
+	cmd->count = 0;
+	for (; it && cmd->count < cmd->cap; it = it->next) {
+		ring_entry_fill(&cmd->entries[cmd->count++], (struct container *)it);
+		cmd->cursor_serial = it->serial;
+		cmd->cursor_hash = it->hash;
+	}
+	cmd->more = it != NULL;
 	return 0;
 }
 
@@ -350,6 +367,9 @@ static void ring_command(struct ring *r, struct ring_cmd *cmd)
 		break;
 	case RING_CMD_LIST:
 		cmd->result = ring_list(r, cmd);
+		break;
+	case RING_CMD_LIST_PAGE:
+		cmd->result = ring_list_page(r, cmd);
 		break;
 	case RING_CMD_STOP:
 		ring_stop(r);

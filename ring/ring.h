@@ -53,6 +53,7 @@ enum ring_cmd_op {
 	RING_CMD_HANDOFF,   /* give key's listener away: result fd in adopt_fd */
 	RING_CMD_DRAIN,     /* stop accepting, close connections as they go idle */
 	RING_CMD_RSTATS,    /* the ring's own counters */
+	RING_CMD_LIST_PAGE, /* up to cap entries after the cursor, in spawn order */
 };
 
 /* One request to a ring. Lives on the caller's stack until the reply; the
@@ -80,6 +81,9 @@ struct ring_cmd {
 	struct dmx_entry *entries;     /* RING_CMD_LIST: fill from entries[count] on */
 	size_t cap;
 	size_t count;                  /* RING_CMD_LIST: in and out */
+	uint64_t cursor_serial;        /* RING_CMD_LIST_PAGE: in and out (ctab_after) */
+	uint64_t cursor_hash;
+	bool more;                     /* RING_CMD_LIST_PAGE: the ring has more after it */
 	struct dmx_ring_stats rstats;  /* RING_CMD_RSTATS */
 	/* reply bookkeeping, API side only */
 	bool sent, replied;

@@ -600,6 +600,79 @@ Test(api, teardown_of_unknown_key_and_twice_is_fine)
 	ping(path);
 }
 
+/* ---- paged listing ---- */
+
+/* dmx_list_page with a small page while other keys come and go between
+ * pages (the key a page stopped at among them): every container that lives
+ * through the whole walk is listed exactly once. */
+Test(api, list_page_lists_every_survivor_once_while_keys_come_and_go)
+{
+	enum { N = 300, CAP = 7 };
+	struct dmx_entry page[CAP];
+	struct dmx_list_cursor cur = { { 0 } };
+	char path[DMX_PATH_MAX], key[32];
+	unsigned seen[N] = { 0 }, churn = 0;
+	int n, pages = 0;
+
+	fx_open();
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "live-%d", i);
+		spawn(key, "tok", path);
+	}
+	for (int i = 0; i < N / 2; i++) {
+		snprintf(key, sizeof(key), "churn-%d", i);
+		spawn(key, "tok", path);
+	}
+	while ((n = dmx_list_page(fx.d, &cur, page, CAP)) > 0) {
+		cr_assert_leq(n, CAP);
+		pages++;
+		for (int i = 0; i < n; i++) {
+			int k;
+
+			if (sscanf(page[i].key, "live-%d", &k) == 1) {
+				seen[k]++;
+				cr_assert_eq(dmx_path(fx.d, page[i].key, path, sizeof(path)), 0);
+				cr_assert_str_eq(page[i].path, path);
+			}
+		}
+		/* The last key of the page, when it is a churn key, goes too. */
+		if (strncmp(page[n - 1].key, "churn-", 6) == 0)
+			cr_assert_eq(dmx_teardown(fx.d, page[n - 1].key), 0);
+		snprintf(key, sizeof(key), "churn-%u", churn++ % (N / 2));
+		cr_assert_eq(dmx_teardown(fx.d, key), 0);
+		snprintf(key, sizeof(key), "new-%d", pages);
+		spawn(key, "tok", path);
+	}
+	cr_assert_eq(n, 0, "dmx_list_page: %d", n);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(seen[i], 1, "live-%d listed %u times", i, seen[i]);
+	/* At the end it stays at the end; a fresh cursor starts over. */
+	cr_assert_eq(dmx_list_page(fx.d, &cur, page, CAP), 0);
+	memset(&cur, 0, sizeof(cur));
+	cr_assert_eq(dmx_list_page(fx.d, &cur, page, CAP), CAP);
+}
+
+Test(api, list_page_refuses_bad_arguments_and_survives_a_forged_cursor)
+{
+	struct dmx_entry page[4];
+	struct dmx_list_cursor cur = { { 0 } };
+	char path[DMX_PATH_MAX];
+
+	fx_open();
+	spawn("one", "tok", path);
+	cr_assert_eq(dmx_list_page(NULL, &cur, page, 4), -EINVAL);
+	cr_assert_eq(dmx_list_page(fx.d, NULL, page, 4), -EINVAL);
+	cr_assert_eq(dmx_list_page(fx.d, &cur, NULL, 4), -EINVAL);
+	cr_assert_eq(dmx_list_page(fx.d, &cur, page, 0), -EINVAL);
+	cur = (struct dmx_list_cursor){ { 99, 1, 2 } };
+	cr_assert_eq(dmx_list_page(fx.d, &cur, page, 4), 0);
+	cur = (struct dmx_list_cursor){ { 0, ~0ull, 12345 } };
+	cr_assert_geq(dmx_list_page(fx.d, &cur, page, 4), 0);
+	cur = (struct dmx_list_cursor){ { 0 } };
+	cr_assert_eq(dmx_list_page(fx.d, &cur, page, 4), 1);
+	cr_assert_str_eq(page[0].key, "one");
+}
+
 /* ---- bad input ---- */
 
 Test(api, rejects_bad_keys_and_tokens)

@@ -136,6 +136,13 @@ Test(shared, exported_api_runs_a_container_end_to_end)
 	cr_assert_eq(dmx_list(fx.d, e, 2), 1);
 	cr_assert_str_eq(e[0].key, "ci-runner-1");
 	cr_assert_str_eq(e[0].path, path);
+	{
+		struct dmx_list_cursor cur = { { 0 } };
+
+		cr_assert_eq(dmx_list_page(fx.d, &cur, e, 2), 1);
+		cr_assert_str_eq(e[0].key, "ci-runner-1");
+		cr_assert_eq(dmx_list_page(fx.d, &cur, e, 2), 0);
+	}
 
 	cr_assert_eq(dmx_teardown(fx.d, "ci-runner-1"), 0);
 	cr_assert_eq(stat(path, &st), -1);
@@ -151,12 +158,12 @@ Test(shared, only_the_public_api_is_exported)
 {
 	static const char *public[] = { "dmx_config_init", "dmx_open", "dmx_close",
 					"dmx_path", "dmx_path_in", "dmx_spawn",
-					"dmx_teardown", "dmx_stats", "dmx_list", "dmx_strerror",
-					"dmx_dir_check" };
+					"dmx_teardown", "dmx_stats", "dmx_list", "dmx_list_page",
+					"dmx_strerror", "dmx_dir_check" };
 	static const char *internal[] = { "engine_new", "engine_free", "engine_call",
 					  "ring_sqe", "ring_log", "conn_start", "conn_close",
 					  "keypath_format", "keypath_check", "keypath_hash",
-					  "ctab_init", "http_head_parse", "http_head_rewrite",
+					  "ctab_init", "ctab_after", "http_head_parse", "http_head_rewrite",
 					  "http_limits_default" };
 	void *so = dlopen("libdockmux.so.0", RTLD_NOW | RTLD_NOLOAD);
 

@@ -539,6 +539,92 @@ check "--help documents the policy options and the replace semantics" t_help_pol
 printf '%s\n' "$TOKEN" | "$BIN" spawn --control "$CTL" "$KEY" >/dev/null
 ODD_SOCK=$("$BIN" path --dir "$DIR" -- "$ODD_KEY")
 
+# ---- spawn --batch, a paged ls, --timeout ----
+t_batch() {
+	local out err rc i n
+	# 600 lines (several windows of requests in flight), two bad ones among them
+	for i in $(seq 1 600); do
+		case $i in
+		100) printf 'no-tab-here\n' ;;
+		400) printf 'bad-token\t%s\001\n' "$TOKEN" ;;
+		*) printf 'batch-%d\t%s\n' "$i" "$TOKEN" ;;
+		esac
+	done >"$T/batch.in"
+	out=$("$BIN" spawn --batch --control "$CTL" --read-only <"$T/batch.in" 2>"$T/batch.err")
+	rc=$?
+	n=$(printf '%s\n' "$out" | wc -l)
+	[ "$rc" = 1 ] && [ "$n" = 600 ] || { echo "# rc $rc, $n lines"; return 1; }
+	# line i is batch-i's path, in order; the bad lines are empty
+	[ "$(printf '%s\n' "$out" | sed -n 1p)" = "$("$BIN" path --dir "$DIR" batch-1)" ] &&
+		[ "$(printf '%s\n' "$out" | sed -n 600p)" = "$("$BIN" path --dir "$DIR" batch-600)" ] &&
+		[ -z "$(printf '%s\n' "$out" | sed -n 100p)" ] && [ -z "$(printf '%s\n' "$out" | sed -n 400p)" ] &&
+		grep -q '^dockmux: spawn --batch: line 100: expected KEY<TAB>TOKEN' "$T/batch.err" &&
+		grep -q '^dockmux: spawn --batch: line 400: contains a NUL, newline or other control' "$T/batch.err" &&
+		[ "$(wc -l <"$T/batch.err")" = 2 ] &&
+		[ "$(http "$(printf "%s\n" "$out" | sed -n 7p)" POST /containers/create | head -n1)" = 403 ] &&
+		! grep -qF "$TOKEN" "$T/batch.err" || return 1
+	# an all-good batch exits 0
+	printf 'batch-ok-1\t%s\nbatch-ok-2\t%s\r\n' "$TOKEN" "$TOKEN" |
+		"$BIN" spawn --batch --control "$CTL" >/dev/null
+}
+check "spawn --batch: a path per line in order, an empty line and a reason per bad line" t_batch
+
+t_batch_usage() {
+	echo x | "$BIN" spawn --batch --control "$CTL" some-key >/dev/null 2>&1
+	[ $? = 2 ] || return 1
+	echo x | "$BIN" spawn --batch --token-file /dev/null --control "$CTL" >/dev/null 2>&1
+	[ $? = 2 ]
+}
+check "spawn --batch takes no KEY and no --token-file" t_batch_usage
+
+# More containers than a page (256): every one listed exactly once.
+t_ls_pages() {
+	local table json
+	table=$("$BIN" ls --control "$CTL")
+	json=$("$BIN" ls --json --control "$CTL")
+	[ "$(grep -c '^batch-[0-9]* ' <<<"$table")" = 598 ] &&
+		[ -z "$(grep '^batch-' <<<"$table" | awk '{print $1}' | sort | uniq -d)" ] &&
+		[ "$(head -1 <<<"$table" | awk '{print $1}')" = KEY ] &&
+		python3 -c '
+import json, sys
+a = json.loads(sys.stdin.read())
+keys = [e["key"] for e in a]
+assert len(keys) == len(set(keys)), "a key twice"
+assert sum(1 for k in keys if k.startswith("batch-") and k[6:].isdigit()) == 598
+' <<<"$json"
+}
+check "ls and ls --json over several pages list every container once" t_ls_pages
+
+t_teardown_batch() {
+	local i
+	for i in $(seq 1 600); do "$BIN" teardown --control "$CTL" "batch-$i" || return 1; done
+	"$BIN" teardown --control "$CTL" batch-ok-1 && "$BIN" teardown --control "$CTL" batch-ok-2 &&
+		! "$BIN" ls --control "$CTL" | grep -q '^batch-'
+}
+check "the batch's containers tear down" t_teardown_batch
+
+# A control socket that accepts and never answers: the command gives up.
+t_timeout() {
+	local err rc t0 t1
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(8)
+c = s.accept()[0]
+time.sleep(30)
+' "$T/mute.sock" &
+	local mute=$!
+	wait_for_socket "$T/mute.sock" 50 || return 1
+	t0=$(date +%s%N)
+	err=$(printf '%s\n' "$TOKEN" | timeout 20 "$BIN" spawn --control "$T/mute.sock" --timeout 1 k 2>&1)
+	rc=$?
+	t1=$(date +%s%N)
+	kill "$mute"
+	wait "$mute" 2>/dev/null
+	[ "$rc" = 1 ] && [ $(((t1 - t0) / 1000000)) -lt 3000 ] && [[ $err == *"no answer in time"* ]]
+}
+check "a daemon that never answers: spawn --timeout 1 fails after a second" t_timeout
+
 t_sigterm() {
 	local rc
 	kill -TERM "$D_PID"

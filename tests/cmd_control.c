@@ -1,8 +1,8 @@
 /* tests/cmd_control.c: the control-socket protocol of cmd/control.c. Round
  * trips of every frame kind, then every malformed frame a hostile peer could
  * send: truncated at each byte, oversized or op-forbidden lengths, unknown ops
- * and policy flags, NUL bytes, bad reply heads, random corruption; and the
- * blocking helpers over socketpairs.
+ * and policy flags, NUL bytes, bad reply heads, random corruption. The socket
+ * side is tests/cmd_control_io.c.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -260,7 +260,7 @@ Test(control_request, every_op_round_trips)
 		{ CTL_OP_SPAWN, "ci-runner-1", "Bearer-ish\ttoken" },
 		{ CTL_OP_TEARDOWN, "k", "" },
 		{ CTL_OP_TEARDOWN, "caf\xc3\xa9 \xff\x01", "" },
-		{ CTL_OP_LIST, "", "" },
+		{ CTL_OP_LIST_PAGE, "", "" },
 		{ CTL_OP_STATS, "", "" },
 		{ CTL_OP_STATS, "some key", "" },
 	};
@@ -272,9 +272,15 @@ Test(control_request, every_op_round_trips)
 		int n;
 
 		req_set(&req, cases[i].op, cases[i].key, kl, cases[i].token, tl);
+		if (cases[i].op == CTL_OP_LIST_PAGE) {
+			req.page_max = CTL_PAGE_MAX;
+			req.cursor = (struct dmx_list_cursor){ { 1, 0xfedcba9876543210ull, 3 } };
+		}
 		n = encode(&req, buf);
 		cr_assert_eq(n, (int)(CTL_REQ_HEAD + kl + 4 + tl +
-				      (cases[i].op == CTL_OP_SPAWN ? 7 : 0)), "case %zu", i);
+				      (cases[i].op == CTL_OP_SPAWN ? 7 : 0) +
+				      (cases[i].op == CTL_OP_LIST_PAGE ? CTL_CURSOR_LEN + 2 : 0)),
+			     "case %zu", i);
 		memset(&out, 0xaa, sizeof(out));
 		cr_assert_eq(ctl_request_decode(buf, (size_t)n, &out), n, "case %zu", i);
 		cr_assert_eq(out.op, cases[i].op);
@@ -283,6 +289,8 @@ Test(control_request, every_op_round_trips)
 		cr_assert_str_eq(out.token, cases[i].token);
 		cr_assert_eq(out.token_len, tl);
 		req_assert_eq(&out, &req);
+		cr_assert_eq(memcmp(&out.cursor, &req.cursor, sizeof(req.cursor)), 0);
+		cr_assert_eq(out.page_max, req.page_max);
 	}
 }
 
@@ -313,8 +321,19 @@ Test(control_request, encode_rejects_what_decode_would)
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "token too long");
 	req_set(&req, CTL_OP_TEARDOWN, "k", 1, "t", 1);
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "teardown with token");
-	req_set(&req, CTL_OP_LIST, "k", 1, "", 0);
+	req_set(&req, CTL_OP_LIST_PAGE, "k", 1, "", 0);
+	req.page_max = 1;
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "list with key");
+	req_set(&req, CTL_OP_LIST_PAGE, "", 0, "", 0);
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "a page of 0");
+	req.page_max = CTL_PAGE_MAX + 1;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "a page too big");
+	req_set(&req, CTL_OP_STATS, "", 0, "", 0);
+	req.page_max = 1;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "stats with a page");
+	req_set(&req, CTL_OP_TEARDOWN, "k", 1, "", 0);
+	req.cursor.pos[1] = 1;
+	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "teardown with a cursor");
 	req_set(&req, CTL_OP_TEARDOWN, "k", 1, "", 0);
 	req.key_len = DMX_KEY_MAX + 1;
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "key too long");
@@ -341,7 +360,8 @@ Test(control_request, encode_rejects_bad_policies)
 	req_set(&req, CTL_OP_STATS, "", 0, "", 0);
 	req_policy(&req, 0, "ping", "", NULL, 0);
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "stats with allow");
-	req_set(&req, CTL_OP_LIST, "", 0, "", 0);
+	req_set(&req, CTL_OP_LIST_PAGE, "", 0, "", 0);
+	req.page_max = 1;
 	req_policy(&req, 0, "", "", &uid, 1);
 	cr_assert_eq(ctl_request_encode(&req, buf, sizeof(buf)), -EINVAL, "list with uids");
 
@@ -400,9 +420,10 @@ Test(control_request, every_truncation_asks_for_more)
 	for (int len = 0; len < n; len++)
 		cr_assert_eq(ctl_request_decode(buf, (size_t)len, &out), 0, "empty policy %d", len);
 
-	req_set(&req, CTL_OP_LIST, "", 0, "", 0);
+	req_set(&req, CTL_OP_LIST_PAGE, "", 0, "", 0);
+	req.page_max = 7;
 	n = encode(&req, buf);
-	cr_assert_eq(n, 7);
+	cr_assert_eq(n, 7 + CTL_CURSOR_LEN + 2);
 	for (int len = 0; len < n; len++)
 		cr_assert_eq(ctl_request_decode(buf, (size_t)len, &out), 0, "list prefix %d", len);
 }
@@ -411,8 +432,10 @@ Test(control_request, unknown_ops_fail_on_the_first_byte)
 {
 	static struct ctl_request out;
 	uint8_t buf[16] = { 0 };
-	/* 1 is the retired spawn without a policy; 6 is HANDOFF. */
-	const uint8_t ops[] = { 0, 1, 7, 0x7f, 0x80, 0xff };
+	/* 1 is the retired spawn without a policy, 3 the retired whole LIST; 6 is
+	 * HANDOFF, 7 LIST_PAGE. */
+	const uint8_t ops[] = { 0, 1, 3, 8, 0x7f, 0x80, 0xff };
+
 
 	for (size_t i = 0; i < sizeof(ops); i++) {
 		buf[0] = ops[i];
@@ -461,7 +484,7 @@ Test(control_request, key_length_must_fit_the_op)
 	cr_assert_eq(ctl_request_decode(buf, 3, &out), -EMSGSIZE, "spawn needs a key");
 	head(buf, CTL_OP_TEARDOWN, 0);
 	cr_assert_eq(ctl_request_decode(buf, 3, &out), -EMSGSIZE, "teardown needs a key");
-	head(buf, CTL_OP_LIST, 1);
+	head(buf, CTL_OP_LIST_PAGE, 1);
 	cr_assert_eq(ctl_request_decode(buf, 3, &out), -EMSGSIZE, "list takes no key");
 	head(buf, CTL_OP_STATS, 0);
 	cr_assert_eq(ctl_request_decode(buf, 3, &out), 0, "stats: key optional, wants more");
@@ -495,7 +518,7 @@ Test(control_request, token_length_must_fit_the_op)
 	cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), -EMSGSIZE, "teardown takes none");
 	head(buf, CTL_OP_STATS, 1);
 	cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), -EMSGSIZE, "stats takes none");
-	head(buf, CTL_OP_LIST, 0);
+	head(buf, CTL_OP_LIST_PAGE, 0);
 	put32(buf + 3, 1);
 	cr_assert_eq(ctl_request_decode(buf, 7, &out), -EMSGSIZE, "list takes none");
 }
@@ -968,240 +991,95 @@ Test(control_list, malformed_fields)
 		     "over the payload bound, before reading it");
 }
 
-/* ---- blocking helpers over a socketpair ---- */
+/* ---- LIST_PAGE ---- */
 
-static int sp[2];
-
-static void pair_open(void)
+Test(control_request, the_retired_list_op_is_unknown)
 {
-	struct timeval tv = { .tv_sec = 5 };
+	static struct ctl_request out;
+	uint8_t op = 3;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
-	/* A helper that waits where it should fail shows up as -EAGAIN, not a hang. */
-	setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(sp[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(ctl_request_decode(&op, 1, &out), -EOPNOTSUPP);
 }
 
-static void pair_close(void)
+Test(control_request, page_sizes_outside_1_to_the_maximum_fail_as_soon_as_seen)
 {
-	close(sp[0]);
-	close(sp[1]);
+	static struct ctl_request out;
+	uint8_t buf[7 + CTL_CURSOR_LEN + 2] = { 0 };
+	const uint16_t bad[] = { 0, CTL_PAGE_MAX + 1, 0xffff };
+
+	head(buf, CTL_OP_LIST_PAGE, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put16(buf + 7 + CTL_CURSOR_LEN, bad[i]);
+		cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), -EMSGSIZE, "page %u", bad[i]);
+	}
+	put16(buf + 7 + CTL_CURSOR_LEN, 1);
+	cr_assert_eq(ctl_request_decode(buf, sizeof(buf), &out), (int)sizeof(buf));
+	cr_assert_eq(out.page_max, 1);
 }
 
-TestSuite(control_io, .init = pair_open, .fini = pair_close);
+static struct dmx_entry page_in[3], page_out[3];
 
-Test(control_io, request_round_trip)
+Test(control_list, pages_round_trip_with_their_cursor)
 {
-	static struct ctl_request req, out;
-	static uint8_t buf[CTL_REQ_MAX];
-	const uid_t uids[] = { 1000 };
+	static uint8_t buf[8192];
+	struct dmx_list_cursor cur = { { 7, 8, 0xffffffffffffffffull } }, got = { { 0 } };
 	int n;
 
-	req_set(&req, CTL_OP_SPAWN, "key", 3, "tok", 3);
-	req_policy(&req, CTL_FLAG_READ_ONLY, "ping", "/containers/*/export", uids, 1);
-	n = encode(&req, buf);
-	/* Byte by byte: the reader must reassemble. */
-	for (int i = 0; i < n; i++)
-		cr_assert_eq(ctl_send_all(sp[0], buf + i, 1), 0);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), 0);
-	cr_assert_str_eq(out.key, "key");
-	cr_assert_str_eq(out.token, "tok");
-	req_assert_eq(&out, &req);
+	for (int i = 0; i < 3; i++) {
+		snprintf(page_in[i].key, sizeof(page_in[i].key), "key-%d", i);
+		snprintf(page_in[i].path, sizeof(page_in[i].path), "/run/dockmux/%d.sock", i);
+		snprintf(page_in[i].policy, sizeof(page_in[i].policy), "none");
+		page_in[i].stats.requests = (uint64_t)i * 1000;
+	}
+	n = ctl_page_encode(&cur, page_in, 3, buf, sizeof(buf));
+	cr_assert_gt(n, CTL_CURSOR_LEN);
+	cr_assert_eq(ctl_page_decode(buf, (size_t)n, &got, page_out, 3), 3);
+	cr_assert_eq(memcmp(&got, &cur, sizeof(cur)), 0);
+	cr_assert_str_eq(page_out[2].key, "key-2");
+	cr_assert_eq(page_out[2].stats.requests, 2000);
+	/* every cut is malformed, and leaves the cursor alone */
+	for (int len = 0; len < n; len++) {
+		got.pos[0] = 99;
+		cr_assert_eq(ctl_page_decode(buf, (size_t)len, &got, page_out, 3), -EBADMSG, "cut %d", len);
+		cr_assert_eq(got.pos[0], 99);
+	}
+	/* the end of a listing: a cursor and no entries */
+	n = ctl_page_encode(&cur, NULL, 0, buf, sizeof(buf));
+	cr_assert_eq(n, CTL_CURSOR_LEN + 4);
+	cr_assert_eq(ctl_page_decode(buf, (size_t)n, &got, page_out, 3), 0);
+	cr_assert_eq(ctl_page_encode(&cur, NULL, 0, buf, CTL_CURSOR_LEN + 3), -ENOSPC);
 }
 
-Test(control_io, truncated_request_then_eof)
+/* ---- turning held replies into errors ---- */
+
+Test(control_reply, failed_commit_turns_successes_into_errors_and_keeps_errors)
 {
-	static struct ctl_request out;
-	uint8_t buf[] = { CTL_OP_TEARDOWN, 0, 5, 'a', 'b' };
+	uint8_t buf[256];
+	size_t len = 0;
+	int st, n;
+	size_t plen;
 
-	cr_assert_eq(ctl_send_all(sp[0], buf, sizeof(buf)), 0);
-	shutdown(sp[0], SHUT_WR);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), -EBADMSG);
-}
-
-Test(control_io, nothing_then_eof)
-{
-	static struct ctl_request out;
-
-	shutdown(sp[0], SHUT_WR);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), -ENODATA);
-}
-
-Test(control_io, hostile_lengths_fail_without_waiting)
-{
-	static struct ctl_request out;
-	uint8_t buf[CTL_REQ_HEAD + 1 + 4];
-
-	/* The peer keeps the connection open: only an early verdict avoids
-	 * waiting for 4 GiB that will never come. */
-	head(buf, CTL_OP_SPAWN, 1);
-	buf[3] = 'k';
-	put32(buf + 4, 0xffffffff);
-	cr_assert_eq(ctl_send_all(sp[0], buf, sizeof(buf)), 0);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), -EMSGSIZE);
-}
-
-Test(control_io, hostile_policy_lengths_fail_without_waiting)
-{
-	static struct ctl_request out;
-	uint8_t buf[SPAWN_TAIL + 7];
-
-	spawn_head(buf);
-	buf[SPAWN_TAIL] = CTL_FLAG_READ_ONLY;
-	put16(buf + SPAWN_TAIL + 1, 0);
-	put16(buf + SPAWN_TAIL + 3, 0);
-	put16(buf + SPAWN_TAIL + 5, 0xffff);
-	cr_assert_eq(ctl_send_all(sp[0], buf, sizeof(buf)), 0);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), -EMSGSIZE);
-	pair_close();
-	pair_open();
-	put16(buf + SPAWN_TAIL + 1, 0xffff);
-	cr_assert_eq(ctl_send_all(sp[0], buf, SPAWN_TAIL + 3), 0);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), -EMSGSIZE);
-}
-
-Test(control_io, unknown_op_fails_without_waiting)
-{
-	static struct ctl_request out;
-	uint8_t op = 0x42;
-
-	cr_assert_eq(ctl_send_all(sp[0], &op, 1), 0);
-	cr_assert_eq(ctl_recv_request(sp[1], &out), -EOPNOTSUPP);
-}
-
-Test(control_io, reply_round_trips)
-{
-	void *payload = (void *)1;
-	size_t len = 1;
-	int st = 1;
-
-	cr_assert_eq(ctl_send_reply(sp[0], 0, "/run/x.sock", 11), 0);
-	cr_assert_eq(ctl_recv_reply(sp[1], &st, &payload, &len), 0);
-	cr_assert_eq(st, 0);
-	cr_assert_eq(len, 11);
-	cr_assert_eq(memcmp(payload, "/run/x.sock", 11), 0);
-	free(payload);
-
-	cr_assert_eq(ctl_send_reply(sp[0], -EEXIST, NULL, 0), 0);
-	cr_assert_eq(ctl_recv_reply(sp[1], &st, &payload, &len), 0);
-	cr_assert_eq(st, -EEXIST);
-	cr_assert_null(payload);
-	cr_assert_eq(len, 0);
-
-	cr_assert_eq(ctl_send_reply(sp[0], -EEXIST, "x", 1), -EINVAL, "errors carry no payload");
-}
-
-Test(control_io, reply_with_huge_payload_is_refused_before_allocating)
-{
-	uint8_t h[CTL_REPLY_HEAD];
-	void *payload = NULL;
-	size_t len;
-	int st;
-
-	put32(h, 0);
-	put32(h + 4, 0xfffffff0);
-	cr_assert_eq(ctl_send_all(sp[0], h, sizeof(h)), 0);
-	cr_assert_eq(ctl_recv_reply(sp[1], &st, &payload, &len), -EMSGSIZE);
-}
-
-Test(control_io, truncated_replies)
-{
-	uint8_t h[CTL_REPLY_HEAD];
-	void *payload = NULL;
-	size_t len;
-	int st;
-
-	put32(h, 0);
-	put32(h + 4, 100);
-	cr_assert_eq(ctl_send_all(sp[0], h, sizeof(h)), 0);
-	cr_assert_eq(ctl_send_all(sp[0], "short", 5), 0);
-	shutdown(sp[0], SHUT_WR);
-	cr_assert_eq(ctl_recv_reply(sp[1], &st, &payload, &len), -EBADMSG, "payload cut");
-	pair_close();
-	pair_open();
-	cr_assert_eq(ctl_send_all(sp[0], h, 5), 0);
-	shutdown(sp[0], SHUT_WR);
-	cr_assert_eq(ctl_recv_reply(sp[1], &st, &payload, &len), -EBADMSG, "head cut");
-}
-
-Test(control_io, send_to_a_closed_peer_is_an_error_not_sigpipe)
-{
-	close(sp[1]);
-	sp[1] = socket(AF_UNIX, SOCK_STREAM, 0);
-	cr_assert_eq(ctl_send_all(sp[0], "x", 1), -EPIPE);
-}
-
-/* ---- ctl_connect / ctl_call against a one-shot server thread ---- */
-
-static char srv_path[DMX_PATH_MAX];
-
-static void *srv_main(void *arg)
-{
-	int lfd = *(int *)arg, fd;
-	static struct ctl_request req;
-	int ret;
-
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		return NULL;
-	ret = ctl_recv_request(fd, &req);
-	if (ret == 0 && req.op == CTL_OP_SPAWN && strcmp(req.token, "tok") == 0)
-		ctl_send_reply(fd, 0, srv_path, strlen(srv_path));
-	else
-		ctl_send_reply(fd, ret < 0 ? ret : -EINVAL, NULL, 0);
-	close(fd);
-	return NULL;
-}
-
-Test(control_call, spawn_against_a_server)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	static struct ctl_request req;
-	pthread_t th;
-	void *payload = NULL;
-	char path[DMX_PATH_MAX];
-	size_t len;
-	int lfd, st;
-
-	snprintf(srv_path, sizeof(srv_path), "/tmp/dmx-ctl-test-%d.sock", (int)getpid());
-	unlink(srv_path);
-	strcpy(sa.sun_path, srv_path);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	cr_assert_geq(lfd, 0);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(listen(lfd, 4), 0);
-	cr_assert_eq(pthread_create(&th, NULL, srv_main, &lfd), 0);
-
-	req_set(&req, CTL_OP_SPAWN, "k", 1, "tok", 3);
-	cr_assert_eq(ctl_call(srv_path, &req, &st, &payload, &len), 0);
-	pthread_join(th, NULL);
-	cr_assert_eq(st, 0);
-	cr_assert_eq(ctl_path_decode(payload, len, path, sizeof(path)), 0);
-	cr_assert_str_eq(path, srv_path);
-	free(payload);
-	close(lfd);
-	unlink(srv_path);
-}
-
-Test(control_call, connect_errors)
-{
-	static struct ctl_request req;
-	char longp[200];
-	void *payload;
-	size_t len;
-	int st;
-
-	cr_assert_eq(ctl_connect("/nonexistent/dockmux/control.sock"), -ENOENT);
-	memset(longp, 'a', sizeof(longp) - 1);
-	longp[sizeof(longp) - 1] = '\0';
-	cr_assert_eq(ctl_connect(longp), -ENAMETOOLONG);
-	cr_assert_eq(ctl_connect(""), -EINVAL);
-	req_set(&req, CTL_OP_LIST, "", 0, "", 0);
-	cr_assert_eq(ctl_call("/nonexistent/dockmux/control.sock", &req, &st, &payload, &len),
-		     -ENOENT);
-	req_set(&req, CTL_OP_LIST, "k", 1, "", 0);
-	cr_assert_eq(ctl_call("/nonexistent/dockmux/control.sock", &req, &st, &payload, &len),
-		     -EINVAL, "a bad request is refused before connecting");
+	ctl_reply_head_encode(0, 11, buf + len);
+	memcpy(buf + len + CTL_REPLY_HEAD, "/run/x.sock", 11);
+	len += CTL_REPLY_HEAD + 11;
+	ctl_reply_head_encode(-EINVAL, 0, buf + len);
+	len += CTL_REPLY_HEAD;
+	ctl_reply_head_encode(0, 0, buf + len);     /* a teardown */
+	len += CTL_REPLY_HEAD;
+	n = ctl_replies_fail(buf, len, -ENOSPC);
+	cr_assert_eq(n, 3 * CTL_REPLY_HEAD);
+	cr_assert_eq(ctl_reply_head_decode(buf, &st, &plen), 0);
+	cr_assert_eq(st, -ENOSPC);
+	cr_assert_eq(plen, 0);
+	cr_assert_eq(ctl_reply_head_decode(buf + 8, &st, &plen), 0);
+	cr_assert_eq(st, -EINVAL);
+	cr_assert_eq(ctl_reply_head_decode(buf + 16, &st, &plen), 0);
+	cr_assert_eq(st, -ENOSPC);
+	/* not whole replies */
+	cr_assert_eq(ctl_replies_fail(buf, 5, -EIO), -EBADMSG);
+	ctl_reply_head_encode(0, 100, buf);
+	cr_assert_eq(ctl_replies_fail(buf, 20, -EIO), -EBADMSG);
+	cr_assert_eq(ctl_replies_fail(buf, 0, 0), -EINVAL, "err must be an error");
 }
 
 Test(control_request, the_isolate_flag_travels_with_a_spawn)

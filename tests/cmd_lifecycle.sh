@@ -104,12 +104,15 @@ S2=$(spawn --read-only ro-1)
 spawn gone-1 >/dev/null
 "$BIN" teardown --control "$CTL" gone-1
 
+# The journal: gone-1's spawn and its teardown are both records until the
+# next compaction (a restart compacts; t_restart checks gone-1 stays gone).
 t_state_file() {
 	[ "$(stat -c %a "$STATE")" = 600 ] && [ ! -e "$STATE.tmp" ] &&
-		head -c 16 "$STATE" | grep -q '^dockmux-state 1$' &&
-		grep -qa web-1 "$STATE" && grep -qa ro-1 "$STATE" && ! grep -qa gone-1 "$STATE"
+		head -c 16 "$STATE" | grep -q '^dockmux-state 2$' &&
+		grep -qa web-1 "$STATE" && grep -qa ro-1 "$STATE" &&
+		[ "$(grep -ac gone-1 "$STATE")" -ge 1 ]
 }
-check "the state file is 0600, written whole, and follows spawn and teardown" t_state_file
+check "the state file is 0600, a journal of the spawns and teardowns" t_state_file
 
 t_forward() { [ "$(auth_seen "$S1")" = 1 ] && [ "$(status_of "$S2" POST /containers/create)" = 403 ]; }
 check "containers work before any restart" t_forward
@@ -188,6 +191,12 @@ t_restart() {
 		grep -q 'msg="restoring" state=".*" containers=2' "$T/c.log"
 }
 check "restart: sockets re-created from the state file, each named in the log" t_restart
+t_compacted() {
+	# the restart rewrote the journal: the torn-down key's records are gone
+	head -c 16 "$STATE" | grep -q '^dockmux-state 2$' && ! grep -qa gone-1 "$STATE" &&
+		[ "$(stat -c %a "$STATE")" = 600 ]
+}
+check "a restart compacts the journal (a torn-down key's records and token are gone)" t_compacted
 
 t_access_log() {
 	curl -s -o /dev/null --max-time 5 --unix-socket "$S1" 'http://d/v1.41/_ping?x=1' &&
@@ -405,6 +414,55 @@ t_bad_state() {
 	[[ $err == *"state file unreadable"*'why="malformed record"'* ]] && [ ! -e "$T/bad.sock" ]
 }
 check "a corrupt state file stops start-up with a clear error" t_bad_state
+
+# A journal cut in the middle of its last record (a crash between write and
+# fdatasync): the tail goes with a log line, everything before it stays.
+t_torn_tail() {
+	local out
+	rm -rf "$T/torn"
+	mkdir -p "$T/torn"
+	serve "$T/torn1.log" --control "$T/torn/c.sock" --state "$T/torn/state" --dir "$T/torn/s"
+	local p=$SERVE_PID
+	wait_log "$T/torn1.log" 'msg="ready"' || return 1
+	printf 'kept-1\t%s\nkept-2\t%s\ntorn-1\t%s\n' "$TOKEN" "$TOKEN" "$TOKEN" |
+		"$BIN" spawn --batch --control "$T/torn/c.sock" >/dev/null || return 1
+	kill -9 "$p"
+	wait "$p" 2>/dev/null
+	truncate -s -3 "$T/torn/state"
+	serve "$T/torn2.log" --control "$T/torn/c.sock" --state "$T/torn/state" --dir "$T/torn/s"
+	p=$SERVE_PID
+	wait_log "$T/torn2.log" 'msg="ready"' || return 1
+	out=$("$BIN" ls --control "$T/torn/c.sock")
+	kill "$p"
+	grep -q 'level=warn msg="state file: torn tail dropped' "$T/torn2.log" &&
+		grep -q '^kept-1 ' <<<"$out" && grep -q '^kept-2 ' <<<"$out" &&
+		! grep -q '^torn-1 ' <<<"$out" && ! grep -q 'restore failed' "$T/torn2.log"
+}
+check "a torn last record is dropped with a log line; the records before it are restored" t_torn_tail
+
+# Damage before the tail is not a torn write: start-up stops, naming where.
+t_damaged_middle() {
+	local err
+	# the torn test's restart compacted its journal to kept-1 and kept-2;
+	# the first record's key byte
+	cp "$T/torn/state" "$T/damaged.state"
+	printf 'X' | dd of="$T/damaged.state" bs=1 seek=$((16 + 8 + 3)) conv=notrunc 2>/dev/null
+	err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$T/bad2" --control "$T/bad2.sock" \
+		--state "$T/damaged.state" 2>&1) && return 1
+	[[ $err == *"state file unreadable"*"not a torn tail"*"offset=16"* ]] && [ ! -e "$T/bad2.sock" ]
+}
+check "damage before the journal's tail stops start-up and says where" t_damaged_middle
+
+# A FIFO at the state path would block a reading open forever.
+t_fifo_state() {
+	local err rc
+	mkfifo "$T/fifo.state"
+	err=$(timeout 10 "$BIN" serve --upstream "$UP" --dir "$T/bad3" --control "$T/bad3.sock" \
+		--state "$T/fifo.state" 2>&1)
+	rc=$?
+	[ "$rc" = 1 ] && [[ $err == *"state file unreadable"*"not a regular file"* ]]
+}
+check "a FIFO at the state path stops start-up at once with a clear error" t_fifo_state
 
 t_no_token_in_logs() {
 	! cat "$T"/*.log* | grep -qF -e "$TOKEN" -e l1fe

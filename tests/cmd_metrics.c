@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "metrics_http.h"
+#include "metrics_listen.h"
 
 /* ====================== the exposition-format checker ====================== */
 
@@ -1198,7 +1199,6 @@ Test(listen, loopback_tcp_is_nonblocking_and_cloexec)
 	cr_assert_gt(port_of(fd), 0);
 	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-	cr_assert_eq(metrics_handle(fd, NULL, NULL, NULL), 0, "nothing pending must return 0");
 	close(fd);
 	cr_assert_eq(metrics_listen("localhost:0", &fd, &why), 0, "%s", why);
 	close(fd);
@@ -1268,6 +1268,8 @@ struct fake {
 	int fill_ret;
 	int fills, releases;
 	const struct metrics_snapshot *filled;
+	int errors, last_err;
+	size_t page_calls, page_max;   /* the page source's calls, its biggest request */
 };
 
 static int fake_fill(void *ud, struct metrics_snapshot *s)
@@ -1289,16 +1291,69 @@ static void fake_release(void *ud, struct metrics_snapshot *s)
 	struct fake *f = ud;
 
 	f->releases++;
-	cr_assert_eq(s, f->filled ? f->filled : s);
+	/* Scrapes run side by side: any snapshot filled may come back. */
+	(void)s;
 }
 
+static void fake_error(void *ud, const char *what, int err)
+{
+	struct fake *f = ud;
+
+	(void)what;
+	f->errors++;
+	f->last_err = err;
+}
+
+/* A page source over the fake's snapshot, as the daemon's dmx_list_page. */
+static int fake_page(void *ud, struct dmx_list_cursor *cur, struct dmx_entry *out, size_t cap)
+{
+	struct fake *f = ud;
+	size_t i = cur->pos[0], n = 0;
+
+	f->page_calls++;
+	if (cap > f->page_max)
+		f->page_max = cap;
+	while (i < f->src->nentries && n < cap)
+		out[n++] = f->src->entries[i++];
+	cur->pos[0] = i;
+	return (int)n;
+}
+
+/* metrics_serve on a thread of its own for a test's duration. */
 struct server {
 	pthread_t th;
-	int lfd;
-	struct fake *fake;
+	int lfd, stop[2];
+	struct metrics_source src;
 	int ret;
-	double secs;
 };
+
+static void *server_main(void *arg)
+{
+	struct server *sv = arg;
+
+	sv->ret = metrics_serve(sv->lfd, sv->stop[0], &sv->src);
+	return NULL;
+}
+
+static void server_start(struct server *sv, int lfd, struct fake *fk, bool paged)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->lfd = lfd;
+	sv->src = (struct metrics_source){ .fill = fake_fill, .release = fake_release,
+					   .page = paged ? fake_page : NULL, .error = fake_error,
+					   .ud = fk };
+	cr_assert_eq(pipe(sv->stop), 0);
+	cr_assert_eq(pthread_create(&sv->th, NULL, server_main, sv), 0);
+}
+
+static void server_stop(struct server *sv)
+{
+	cr_assert_eq(write(sv->stop[1], "x", 1), 1);
+	pthread_join(sv->th, NULL);
+	cr_assert_eq(sv->ret, 0);
+	close(sv->stop[0]);
+	close(sv->stop[1]);
+}
 
 static double now_s(void)
 {
@@ -1306,21 +1361,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void *server_main(void *arg)
-{
-	struct server *sv = arg;
-	struct pollfd p = { .fd = sv->lfd, .events = POLLIN };
-	double t0;
-
-	sv->ret = -ETIMEDOUT;
-	if (poll(&p, 1, 5000) != 1)
-		return NULL;
-	t0 = now_s();
-	sv->ret = metrics_handle(sv->lfd, fake_fill, fake_release, sv->fake);
-	sv->secs = now_s() - t0;
-	return NULL;
 }
 
 struct resp {
@@ -1361,9 +1401,10 @@ static void read_resp(int fd, struct resp *r)
 	cr_assert_eq(sscanf(r->head, "HTTP/1.1 %d ", &r->status), 1, "%s", r->head);
 	cr_assert(strstr(r->head, "\r\nConnection: close"), "%s", r->head);
 	cl = strstr(r->head, "\r\nContent-Length: ");
-	cr_assert(cl, "%s", r->head);
-	r->content_length = strtoul(cl + 18, NULL, 10);
-	r->has_cl = true;
+	if (cl) {
+		r->content_length = strtoul(cl + 18, NULL, 10);
+		r->has_cl = true;
+	}
 	r->blen = n - (size_t)(end + 4 - buf);
 	r->body = malloc(r->blen + 1);
 	memcpy(r->body, end + 4, r->blen);
@@ -1395,22 +1436,24 @@ static void send_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* One exchange: connect, send req, let the server handle it, read to EOF. */
-static void exchange(int lfd, struct fake *fk, const char *req, size_t reqlen, struct resp *r,
-		     int *handle_ret)
+/* One exchange with a running server: connect, send req, read to EOF. */
+static void ask(int lfd, const char *req, size_t reqlen, struct resp *r)
 {
-	struct server sv = { .lfd = lfd, .fake = fk };
 	int fd = connect_to(lfd);
 
 	send_all(fd, req, reqlen);
-	cr_assert_eq(pthread_create(&sv.th, NULL, server_main, &sv), 0);
 	read_resp(fd, r);
-	pthread_join(sv.th, NULL);
 	close(fd);
-	if (handle_ret)
-		*handle_ret = sv.ret;
-	else
-		cr_assert_eq(sv.ret, 1, "metrics_handle returned %d", sv.ret);
+}
+
+/* One exchange with a server of its own (started and stopped around it). */
+static void exchange(int lfd, struct fake *fk, const char *req, size_t reqlen, struct resp *r)
+{
+	struct server sv;
+
+	server_start(&sv, lfd, fk, false);
+	ask(lfd, req, reqlen, r);
+	server_stop(&sv);
 }
 
 static const char *const tricky[] = {
@@ -1445,11 +1488,11 @@ static void expect_metrics_ok(int lfd)
 	struct xparse p;
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
 
-	exchange(lfd, &fk, req, strlen(req), &r, NULL);
+	exchange(lfd, &fk, req, strlen(req), &r);
 	cr_assert_eq(r.status, 200, "%s", r.head);
 	cr_assert(strstr(r.head, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"),
 		  "%s", r.head);
-	cr_assert_eq(r.content_length, r.blen);
+	cr_assert(!r.has_cl, "the exposition is streamed: it ends with the connection");
 	cr_assert_eq(fk.fills, 1);
 	cr_assert_eq(fk.releases, 1);
 	check_ok(r.body, r.blen, &p);
@@ -1459,17 +1502,15 @@ static void expect_metrics_ok(int lfd)
 	xfree(&p);
 	resp_free(&r);
 
-	/* HEAD: same length announced, no body. */
+	/* HEAD: the same head, no body. */
 	struct fake fk2 = { .src = snap };
-	size_t full;
-	char *direct;
 
-	cr_assert_eq(metrics_render(snap, &direct, &full), 0);
-	free(direct);
-	exchange(lfd, &fk2, "HEAD /metrics HTTP/1.0\r\n\r\n", 26, &r, NULL);
+	exchange(lfd, &fk2, "HEAD /metrics HTTP/1.0\r\n\r\n", 26, &r);
 	cr_assert_eq(r.status, 200);
-	cr_assert_eq(r.content_length, full);
+	cr_assert(!r.has_cl);
 	cr_assert_eq(r.blen, 0);
+	cr_assert_eq(fk2.fills, 1);
+	cr_assert_eq(fk2.releases, 1);
 	resp_free(&r);
 	free((void *)snap->entries);
 }
@@ -1529,9 +1570,10 @@ static void expect_statuses(const struct status_case *c, size_t n)
 		struct fake fk = { .src = &s };
 		struct resp r;
 
-		exchange(lfd, &fk, c[i].req, strlen(c[i].req), &r, NULL);
+		exchange(lfd, &fk, c[i].req, strlen(c[i].req), &r);
 		cr_expect_eq(r.status, c[i].status, "case %zu %.40s: got %d", i, c[i].req, r.status);
-		cr_expect_eq(r.content_length, r.blen, "case %zu", i);
+		if (c[i].status != 200)
+			cr_expect_eq(r.content_length, r.blen, "case %zu", i);
 		if (c[i].status != 200)
 			cr_expect_eq(fk.fills, 0, "case %zu: fill called for an error", i);
 		if (c[i].status == 405)
@@ -1594,7 +1636,7 @@ Test(serve, malformed_heads_get_400)
 	struct resp r;
 
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
-	exchange(lfd, &fk, nul, sizeof(nul) - 1, &r, NULL);
+	exchange(lfd, &fk, nul, sizeof(nul) - 1, &r);
 	cr_assert_eq(r.status, 400);
 	resp_free(&r);
 	close(lfd);
@@ -1613,7 +1655,7 @@ Test(serve, oversized_head_gets_431)
 	n = (size_t)sprintf(big, "GET /metrics HTTP/1.1\r\nX: ");
 	memset(big + n, 'a', 9000 - n);
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
-	exchange(lfd, &fk, big, 9000, &r, NULL);
+	exchange(lfd, &fk, big, 9000, &r);
 	cr_assert_eq(r.status, 431);
 	resp_free(&r);
 	close(lfd);
@@ -1626,21 +1668,21 @@ Test(serve, silent_client_times_out_with_408)
 	int lfd, fd;
 	struct metrics_snapshot s = { 0 };
 	struct fake fk = { .src = &s };
-	struct server sv = { .fake = &fk };
+	struct server sv;
 	struct resp r;
+	double t0;
 
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
-	sv.lfd = lfd;
+	server_start(&sv, lfd, &fk, false);
+	t0 = now_s();
 	fd = connect_to(lfd);
 	send_all(fd, "GET /metr", 9); /* and never the rest */
-	cr_assert_eq(pthread_create(&sv.th, NULL, server_main, &sv), 0);
 	read_resp(fd, &r);
-	pthread_join(sv.th, NULL);
-	cr_assert_eq(sv.ret, 1);
 	cr_assert_eq(r.status, 408);
-	cr_assert(sv.secs >= 1.5 && sv.secs < 3.5, "took %.2f s", sv.secs);
+	cr_assert(now_s() - t0 >= 1.5 && now_s() - t0 < 3.5, "took %.2f s", now_s() - t0);
 	resp_free(&r);
 	close(fd);
+	server_stop(&sv);
 	close(lfd);
 }
 
@@ -1650,23 +1692,25 @@ Test(serve, trickling_client_is_cut_at_the_deadline)
 	int lfd, fd;
 	struct metrics_snapshot s = { 0 };
 	struct fake fk = { .src = &s };
-	struct server sv = { .fake = &fk };
+	struct server sv;
+	char buf[512];
+	double t0;
 
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
-	sv.lfd = lfd;
+	server_start(&sv, lfd, &fk, false);
+	t0 = now_s();
 	fd = connect_to(lfd);
-	send_all(fd, "G", 1);
-	cr_assert_eq(pthread_create(&sv.th, NULL, server_main, &sv), 0);
 	/* One byte every 300 ms would reset a per-recv timeout forever. */
 	for (int i = 0; i < 12; i++) {
-		usleep(300000);
-		if (send(fd, "E", 1, MSG_NOSIGNAL) < 0)
+		if (send(fd, "G", 1, MSG_NOSIGNAL) < 0)
 			break;
+		usleep(300000);
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+			break;    /* answered (408) or closed */
 	}
-	pthread_join(sv.th, NULL);
-	cr_assert_eq(sv.ret, 1);
-	cr_assert(sv.secs < 3.0, "took %.2f s", sv.secs);
+	cr_assert(now_s() - t0 < 3.0, "took %.2f s", now_s() - t0);
 	close(fd);
+	server_stop(&sv);
 	close(lfd);
 }
 
@@ -1676,27 +1720,31 @@ Test(serve, vanishing_clients_do_not_hurt)
 	int lfd, fd;
 	struct metrics_snapshot *snap = sample_snapshot();
 	struct fake fk = { .src = snap };
+	struct server sv;
+	struct linger lg = { 1, 0 };
+	struct resp r;
 
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
+	server_start(&sv, lfd, &fk, false);
 	/* Connects and closes before sending anything. */
 	fd = connect_to(lfd);
 	close(fd);
-	cr_assert_eq(metrics_handle(lfd, fake_fill, fake_release, &fk), 1);
-	/* Sends a request and closes without reading: no SIGPIPE, no error. */
+	/* Sends a request and resets without reading: no SIGPIPE, no error. */
 	fd = connect_to(lfd);
 	send_all(fd, "GET /metrics HTTP/1.1\r\n\r\n", 25);
-	struct linger lg = { 1, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)); /* RST on close */
 	close(fd);
-	cr_assert_eq(metrics_handle(lfd, fake_fill, fake_release, &fk), 1);
 	/* Half a head then EOF: a 400 (nobody reads it), no hang. */
 	fd = connect_to(lfd);
 	send_all(fd, "GET /met", 8);
 	shutdown(fd, SHUT_WR);
-	cr_assert_eq(metrics_handle(lfd, fake_fill, fake_release, &fk), 1);
 	close(fd);
-	/* Nothing pending. */
-	cr_assert_eq(metrics_handle(lfd, fake_fill, fake_release, &fk), 0);
+	/* and the next one is served */
+	ask(lfd, "GET /metrics HTTP/1.1\r\n\r\n", 25, &r);
+	cr_assert_eq(r.status, 200);
+	resp_free(&r);
+	server_stop(&sv);
+	cr_assert_eq(fk.fills, fk.releases, "every snapshot released");
 	close(lfd);
 	free((void *)snap->entries);
 }
@@ -1704,17 +1752,18 @@ Test(serve, vanishing_clients_do_not_hurt)
 Test(serve, fill_failure_is_503_and_reported)
 {
 	const char *why;
-	int lfd, ret;
+	int lfd;
 	struct metrics_snapshot s = { 0 };
 	struct fake fk = { .src = &s, .fill_ret = -EIO };
 	struct resp r;
 
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
-	exchange(lfd, &fk, "GET /metrics HTTP/1.1\r\n\r\n", 25, &r, &ret);
-	cr_assert_eq(ret, -EIO);
+	exchange(lfd, &fk, "GET /metrics HTTP/1.1\r\n\r\n", 25, &r);
 	cr_assert_eq(r.status, 503);
 	cr_assert_eq(fk.fills, 1);
 	cr_assert_eq(fk.releases, 1, "release must run even when fill fails");
+	cr_assert_eq(fk.errors, 1);
+	cr_assert_eq(fk.last_err, -EIO);
 	resp_free(&r);
 	close(lfd);
 }
@@ -1726,8 +1775,10 @@ Test(serve, random_garbage_never_crashes)
 	unsigned seed = 12345;
 	struct metrics_snapshot s = { 0 };
 	struct fake fk = { .src = &s };
+	struct server sv;
 
 	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
+	server_start(&sv, lfd, &fk, false);
 	for (int i = 0; i < 200; i++) {
 		char buf[600];
 		size_t n = (size_t)(rand_r(&seed) % 590);
@@ -1740,10 +1791,178 @@ Test(serve, random_garbage_never_crashes)
 				 : c == 3 ? '\r' : c == 4 ? ':' : "GET/metricsHTP1."[rand_r(&seed) % 16];
 		}
 		memcpy(buf + n, "\r\n\r\n", 4);
-		exchange(lfd, &fk, buf, n + 4, &r, NULL);
+		ask(lfd, buf, n + 4, &r);
 		cr_assert(r.status == 200 || r.status == 400 || r.status == 404 || r.status == 405,
 			  "status %d", r.status);
 		resp_free(&r);
 	}
+	server_stop(&sv);
 	close(lfd);
+}
+
+/* ---- no client holds up another ---- */
+
+/* The time one whole scrape takes while others are connected. */
+static double scrape_time(int lfd, struct resp *r)
+{
+	double t0 = now_s();
+
+	ask(lfd, "GET /metrics HTTP/1.1\r\n\r\n", 25, r);
+	return now_s() - t0;
+}
+
+Test(serve, silent_clients_delay_no_other_scrape)
+{
+	const char *why;
+	struct metrics_snapshot *snap = sample_snapshot();
+	struct fake fk = { .src = snap };
+	struct server sv;
+	struct resp r;
+	int lfd, silent[10];
+	double t;
+
+	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
+	server_start(&sv, lfd, &fk, false);
+	for (int k = 0; k < 10; k++) {
+		silent[k] = connect_to(lfd);
+		if (k == 0) {
+			/* one, then ten: neither costs the scraper anything */
+			t = scrape_time(lfd, &r);
+			cr_assert_eq(r.status, 200);
+			cr_assert_lt(t, 0.5, "a scrape beside a silent client took %.2f s", t);
+			resp_free(&r);
+		}
+	}
+	send_all(silent[3], "GET /metr", 9);   /* and half a request */
+	t = scrape_time(lfd, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_lt(t, 0.5, "a scrape beside ten silent clients took %.2f s", t);
+	resp_free(&r);
+	for (int k = 0; k < 10; k++)
+		close(silent[k]);
+	server_stop(&sv);
+	close(lfd);
+	free((void *)snap->entries);
+}
+
+/* Many containers, a client that asks and never reads: its answer stalls
+ * at its socket buffer, and the next scraper is served meanwhile. */
+static struct dmx_entry *many_entries(size_t n)
+{
+	struct dmx_entry *e = calloc(n, sizeof(*e));
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(e[i].key, sizeof(e[i].key), "container-%zu", i);
+		snprintf(e[i].path, sizeof(e[i].path), "/run/dockmux/%016zx.sock", i);
+		e[i].stats.requests = i;
+	}
+	return e;
+}
+
+Test(serve, a_client_that_never_reads_its_answer_delays_no_other_scrape)
+{
+	const char *why;
+	struct metrics_snapshot s = { 0 };
+	struct fake fk = { .src = &s };
+	struct server sv;
+	struct resp r;
+	int lfd, lazy, rcv = 4096;
+	double t;
+
+	s.entries = many_entries(30000);
+	s.nentries = 30000;
+	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
+	server_start(&sv, lfd, &fk, true);
+	lazy = connect_to(lfd);
+	setsockopt(lazy, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	send_all(lazy, "GET /metrics HTTP/1.1\r\n\r\n", 25);
+	usleep(200000);
+	t = scrape_time(lfd, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_gt(r.blen, 30000u * 500, "the whole exposition: %zu bytes", r.blen);
+	cr_assert_lt(t, 2.0, "a scrape beside a client that does not read took %.2f s", t);
+	resp_free(&r);
+	close(lazy);
+	server_stop(&sv);
+	close(lfd);
+	free((void *)s.entries);
+}
+
+Test(serve, more_clients_than_the_limit_make_the_oldest_silent_one_go)
+{
+	const char *why;
+	struct metrics_snapshot *snap = sample_snapshot();
+	struct fake fk = { .src = snap };
+	struct server sv;
+	struct resp r;
+	int lfd, silent[40];
+	double t;
+
+	cr_assert_eq(metrics_listen("127.0.0.1:0", &lfd, &why), 0);
+	server_start(&sv, lfd, &fk, false);
+	for (int k = 0; k < 40; k++)
+		silent[k] = connect_to(lfd);
+	usleep(100000);
+	t = scrape_time(lfd, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_lt(t, 0.5, "a scrape beside 40 silent clients took %.2f s", t);
+	resp_free(&r);
+	for (int k = 0; k < 40; k++)
+		close(silent[k]);
+	server_stop(&sv);
+	close(lfd);
+	free((void *)snap->entries);
+}
+
+/* ---- page by page ---- */
+
+Test(render, the_stream_holds_a_page_and_says_what_render_says)
+{
+	struct metrics_snapshot s = { 0 };
+	struct fake fk = { .src = &s };
+	struct metrics_stream *st;
+	const char *text;
+	size_t n, len = 0, whole;
+	char *all = NULL, *direct;
+	int ret;
+
+	s.entries = many_entries(1000);
+	s.nentries = 1000;
+	s.total.containers = 1000;
+	cr_assert_eq(metrics_render(&s, &direct, &whole), 0);
+	cr_assert_eq(metrics_stream_new(&s, fake_page, &fk, &st), 0);
+	all = malloc(whole + 1);
+	while ((ret = metrics_stream_next(st, &text, &n)) > 0) {
+		cr_assert_leq(len + n, whole);
+		memcpy(all + len, text, n);
+		len += n;
+	}
+	cr_assert_eq(ret, 0);
+	metrics_stream_free(st);
+	cr_assert_eq(len, whole);
+	cr_assert_eq(memcmp(all, direct, whole), 0, "the stream differs from the whole text");
+	cr_assert_leq(fk.page_max, METRICS_PAGE, "asked for %zu entries at once", fk.page_max);
+	/* one walk per per-container family, one page of 256 at a time */
+	cr_assert_eq(fk.page_calls, 7 * (1000 / METRICS_PAGE + 1 + (1000 % METRICS_PAGE ? 1 : 0)));
+	free(all);
+	free(direct);
+	free((void *)s.entries);
+}
+
+static int failing_page(void *ud, struct dmx_list_cursor *cur, struct dmx_entry *out, size_t cap)
+{
+	(void)ud, (void)cur, (void)out, (void)cap;
+	return -EIO;
+}
+
+Test(render, a_failing_page_source_ends_the_stream_with_its_error)
+{
+	struct metrics_snapshot s = { 0 };
+	struct metrics_stream *st;
+	const char *text;
+	size_t n;
+
+	cr_assert_eq(metrics_stream_new(&s, failing_page, NULL, &st), 0);
+	cr_assert_eq(metrics_stream_next(st, &text, &n), -EIO);
+	metrics_stream_free(st);
 }

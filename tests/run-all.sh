@@ -7,6 +7,8 @@
 #   3. every Criterion test (meson test), counting Criterion's own synthesis
 #   4. tests/cmd_cli.sh: the dockmux CLI and daemon against a stub upstream;
 #      tests/cmd_lifecycle.sh: state file, restart, takeover, SIGTERM, SIGHUP;
+#      tests/cmd_stall.sh: no metrics or control client can stall a spawn;
+#      tests/cmd_crash.sh: kill -9 during a spawn/teardown storm, many rounds;
 #      tests/cmd_metrics_promtool.sh: /metrics output through promtool;
 #      tests/dist_check.sh: meson install layout, systemd unit, man pages;
 #      tests/deb_check.sh: the Debian packages built, linted, installed, used,
@@ -254,10 +256,19 @@ if [ -n "$BUILT" ]; then
 	heading "lifecycle: tests/cmd_lifecycle.sh"
 	run_tap_suite lifecycle 300 bash tests/cmd_lifecycle.sh "$DOCKMUX_BIN" \
 		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream"
+	heading "stall: tests/cmd_stall.sh"
+	run_tap_suite stall 300 bash tests/cmd_stall.sh "$DOCKMUX_BIN" \
+		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream"
+	heading "crash: tests/cmd_crash.sh"
+	run_tap_suite crash 600 bash tests/cmd_crash.sh "$DOCKMUX_BIN" \
+		"${DOCKMUX_BIN%/cmd/dockmux}/bench/dockmux-upstream" \
+		"${DOCKMUX_BIN%/cmd/dockmux}/tests/ctl_storm"
 else
 	could_not_run criterion "no build"
 	could_not_run cli "no build"
 	could_not_run lifecycle "no build"
+	could_not_run stall "no build"
+	could_not_run crash "no build"
 	could_not_run promtool "no build"
 	could_not_run dist "no build"
 	could_not_run deb "no build"

@@ -2,6 +2,9 @@
 # tests/fuzz/run.sh: build the libFuzzer targets with clang + ASan/UBSan and run
 # each for a bounded time on a copy of its seed corpus. Prints one line per
 # target ("ok - fuzz NAME (N runs)" / "not ok - ...") and "N passed, M failed".
+# Targets: every tests/fuzz/*_fuzz.c (http, resp and policy of core/; control
+# and journal of cmd/: the control protocol and the state file); seeds from
+# tests/fuzz/corpus-NAME when it exists, else tests/fuzz/corpus.
 # Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET] (default 60). Env FUZZ_BUILD_DIR.
 set -u
 cd "$(dirname "$0")/../.."
