@@ -153,9 +153,7 @@ static int ls_fetch(int fd, const char *control, struct dmx_list_cursor *cur,
 
 	n = ctl_request_encode(&req, buf, sizeof(buf));
 	if (n > 0)
-		n = ctl_send_all(fd, buf, (size_t)n, deadline);
-	if (n == 0)
-		n = ctl_recv_reply(fd, &status, &payload, &plen, deadline);
+		n = ctl_exchange(fd, buf, (size_t)n, &status, &payload, &plen, deadline);
 	if (n < 0) {
 		client_fail_transport(control, n);
 		return -1;

@@ -167,6 +167,23 @@ int ctl_connect(const char *path, int64_t deadline_ms)
 	return ret;
 }
 
+int ctl_exchange(int fd, const void *frame, size_t flen, int *status, void **payload,
+		 size_t *len, int64_t deadline_ms)
+{
+	int ret = ctl_send_all(fd, frame, flen, deadline_ms);
+
+	/* The daemon may refuse (SO_PEERCRED, out of fds) and close before
+	 * reading all of the request: its answer is still queued for us, and
+	 * says more than EPIPE does. */
+	if (ret == 0 || ret == -EPIPE || ret == -ECONNRESET) {
+		int err = ctl_recv_reply(fd, status, payload, len, deadline_ms);
+
+		if (ret == 0 || err == 0)
+			ret = err;
+	}
+	return ret;
+}
+
 int ctl_call(const char *path, const struct ctl_request *req, int *status,
 	     void **payload, size_t *len, int timeout_ms)
 {
@@ -182,16 +199,7 @@ int ctl_call(const char *path, const struct ctl_request *req, int *status,
 		ret = fd;
 		goto out;
 	}
-	ret = ctl_send_all(fd, buf, (size_t)n, deadline);
-	/* The daemon may refuse (SO_PEERCRED, out of fds) and close before
-	 * reading all of the request: its answer is still queued for us, and
-	 * says more than EPIPE does. */
-	if (ret == 0 || ret == -EPIPE || ret == -ECONNRESET) {
-		int err = ctl_recv_reply(fd, status, payload, len, deadline);
-
-		if (ret == 0 || err == 0)
-			ret = err;
-	}
+	ret = ctl_exchange(fd, buf, (size_t)n, status, payload, len, deadline);
 	close(fd);
 out:
 	/* The frame may hold a token. */

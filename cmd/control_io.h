@@ -39,6 +39,11 @@ int ctl_connect(const char *path, int64_t deadline_ms);
 /* Connect, send req, read the reply, close, all within timeout_ms: 0 with
  * the reply's *status and payload (caller frees), or a negative errno for a
  * transport failure. */
+/* Send one request frame on fd and read its reply (ctl_recv_reply): 0 with
+ * *status, or a transport error. A refusal the daemon sent before closing is
+ * read even when the send itself failed with EPIPE. */
+int ctl_exchange(int fd, const void *frame, size_t flen, int *status, void **payload,
+		 size_t *len, int64_t deadline_ms);
 int ctl_call(const char *path, const struct ctl_request *req, int *status,
 	     void **payload, size_t *len, int timeout_ms);
 

@@ -314,8 +314,15 @@ t_peercred() {
 	rc=$?
 	chmod 700 "$T" "$T/ctl"
 	chmod 600 "$CTL"
-	[ "$rc" -ne 0 ] && [[ $err == *"Permission denied"* ]] &&
-		grep -q 'msg="control peer refused" uid=65534' "$LOG"
+	[ "$rc" -ne 0 ] && [[ $err == *"Permission denied"* ]] || return 1
+	# The daemon logs the refusal from its control loop, which may run after
+	# the client has its answer: wait for the line (2 s at most).
+	local i
+	for ((i = 0; i < 20; i++)); do
+		grep -q 'msg="control peer refused" uid=65534' "$LOG" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	check "the control socket refuses another uid (SO_PEERCRED)" t_peercred
